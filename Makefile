@@ -28,5 +28,33 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+RUN_STAMP := $(VENV)/.installed-run
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e .
+	touch $@
+
+demo: $(RUN_STAMP)
+	$(BIN)/ringfax demo
+
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install -e '.[test,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --quick $(BENCH_ARGS)
+
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+$(FUZZ_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install -e '.[test,fuzz]'
+	touch $@
+
+SECONDS ?= 60
+fuzz: $(FUZZ_STAMP)
+	$(BIN)/python -m tests.fuzz.run --seconds $(SECONDS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -1,0 +1,127 @@
+"""ringfax: a RingCentral fax client that streams, retries safely and never sends a fax twice.
+
+Built on mimewire (streaming multipart) and urllib3. Example::
+
+    from datetime import datetime, timedelta, timezone
+    from ringfax import Attachment, FaxClient, Recipient
+
+    # RC_SERVER_URL, RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET, RC_USER_JWT
+    with FaxClient.from_env() as client:
+        fax = client.send_fax(
+            [Recipient("+16505550100", "Jane Doe"), "(650) 555-0101"],
+            ["contract.pdf", Attachment(b"hello", filename="note.txt")],
+            cover_index=0,
+            resolution="High",
+            send_time=datetime.now(timezone.utc) + timedelta(minutes=5),
+            default_country="US",
+        )
+        final = client.wait_for_fax(fax.id, timeout=900)
+        for r in final.failed_recipients:
+            print(r.phone_number, r.error.reason, "retry" if r.retryable else "")
+
+Errors are :class:`RingFaxError` subclasses: :class:`ValidationError` (refused before sending),
+:class:`TransportError` (``.sent``), :class:`FaxMaybeSentError` (a fax POST that may have gone
+through — check the message store before sending again), :class:`APIError` and its per-status
+subclasses, :class:`WaitTimeout`. :class:`AsyncFaxClient` is the asyncio twin (``await``
+the same methods; ``async for`` over ``iter_faxes``).
+"""
+
+from __future__ import annotations
+
+from ._async import AsyncFaxClient
+from ._auth import JWTAuth, StaticTokenAuth, Token
+from ._client import ENV_VARS, FaxClient, WireFormat
+from ._errors import (
+    APIError,
+    AuthError,
+    BadRequest,
+    Conflict,
+    ErrorDetail,
+    FaxMaybeSentError,
+    Forbidden,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    RingFaxError,
+    ServerError,
+    TransportError,
+    UnsupportedMediaType,
+    ValidationError,
+    WaitTimeout,
+    error_from_response,
+)
+from ._models import (
+    FAX_ERROR_TABLE,
+    TERMINAL_STATUSES,
+    Attachment,
+    Caller,
+    CoverPage,
+    FaxErrorInfo,
+    FaxMessage,
+    FaxResolution,
+    MessageAttachment,
+    MessageStatus,
+    RateLimitInfo,
+    Recipient,
+    RecipientStatus,
+    fax_error_info,
+)
+from ._retry import RetryPolicy
+from ._transport import FunctionTransport, HeaderMap, Request, Response, Transport, Urllib3Transport
+from ._validation import SUPPORTED_EXTENSIONS, normalize_number, sanitize_filename
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ENV_VARS",
+    "FAX_ERROR_TABLE",
+    "SUPPORTED_EXTENSIONS",
+    "TERMINAL_STATUSES",
+    "APIError",
+    "AsyncFaxClient",
+    "Attachment",
+    "AuthError",
+    "BadRequest",
+    "Caller",
+    "Conflict",
+    "CoverPage",
+    "ErrorDetail",
+    "FaxClient",
+    "FaxErrorInfo",
+    "FaxMaybeSentError",
+    "FaxMessage",
+    "FaxResolution",
+    "Forbidden",
+    "FunctionTransport",
+    "HeaderMap",
+    "JWTAuth",
+    "MessageAttachment",
+    "MessageStatus",
+    "NotAcceptable",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimitInfo",
+    "RateLimited",
+    "Recipient",
+    "RecipientStatus",
+    "Request",
+    "Response",
+    "RetryPolicy",
+    "RingFaxError",
+    "ServerError",
+    "StaticTokenAuth",
+    "Token",
+    "Transport",
+    "TransportError",
+    "UnsupportedMediaType",
+    "Urllib3Transport",
+    "ValidationError",
+    "WaitTimeout",
+    "WireFormat",
+    "__version__",
+    "error_from_response",
+    "fax_error_info",
+    "normalize_number",
+    "sanitize_filename",
+]

@@ -1,0 +1,200 @@
+"""``AsyncFaxClient``: the asyncio twin of :class:`~ringfax.FaxClient`.
+
+Every HTTP call runs the thread-safe synchronous client in a worker thread
+(:func:`asyncio.to_thread`), so the event loop never blocks on the network, the upload stays
+streamed, and retries, token refresh and error mapping behave exactly as in the sync client.
+Waiting (``wait_for_fax``) happens on the event loop with ``asyncio.sleep``::
+
+    async with AsyncFaxClient.from_env() as client:
+        fax = await client.send_fax(["+16505550100"], ["letter.pdf"])
+        final = await client.wait_for_fax(fax.id)
+        async for message in client.iter_faxes(direction="Outbound"):
+            print(message.id, message.message_status)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ._client import AttachmentLike, FaxClient, ProgressCallback, WireFormat
+from ._errors import ValidationError, WaitTimeout
+from ._models import CoverPage, FaxMessage, MessageStatus, Recipient
+
+__all__ = ["AsyncFaxClient"]
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class AsyncFaxClient:
+    """Async API over a :class:`FaxClient` (pass ``client=``, or the FaxClient arguments).
+
+    ``async_sleep`` is what :meth:`wait_for_fax` awaits between polls (injectable for tests);
+    the wait deadline uses the sync client's ``clock``.
+    """
+
+    def __init__(
+        self,
+        server_url: str | None = None,
+        *,
+        client: FaxClient | None = None,
+        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        **kwargs: Any,
+    ) -> None:
+        if client is None:
+            if server_url is None:
+                raise ValidationError("pass server_url (and credentials) or client=FaxClient(...)")
+            client = FaxClient(server_url, **kwargs)
+        elif server_url is not None or kwargs:
+            raise ValidationError("pass either client= or FaxClient arguments, not both")
+        self.sync = client
+        self._async_sleep = async_sleep
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> AsyncFaxClient:
+        """Like :meth:`FaxClient.from_env`."""
+        return cls(client=FaxClient.from_env(environ, **kwargs))
+
+    def __repr__(self) -> str:
+        return f"AsyncFaxClient({self.sync!r})"
+
+    async def __aenter__(self) -> AsyncFaxClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release pooled connections."""
+        await asyncio.to_thread(self.sync.close)
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+
+    async def send_fax(
+        self,
+        to: str | Recipient | Sequence[str | Recipient],
+        attachments: AttachmentLike | Sequence[AttachmentLike],
+        *,
+        cover_index: int | None = None,
+        cover_page_text: str | None = None,
+        resolution: str | None = None,
+        send_time: datetime | None = None,
+        iso_code: str | None = None,
+        wire_format: WireFormat = "form-data",
+        boundary: str | None = None,
+        on_progress: ProgressCallback | None = None,
+        default_country: str | None = None,
+    ) -> FaxMessage:
+        """See :meth:`FaxClient.send_fax` (``on_progress`` runs in the worker thread)."""
+        return await self._run(
+            self.sync.send_fax,
+            to,
+            attachments,
+            cover_index=cover_index,
+            cover_page_text=cover_page_text,
+            resolution=resolution,
+            send_time=send_time,
+            iso_code=iso_code,
+            wire_format=wire_format,
+            boundary=boundary,
+            on_progress=on_progress,
+            default_country=default_country,
+        )
+
+    async def resend_fax(
+        self,
+        original_message_id: str | int,
+        to: str | Recipient | Sequence[str | Recipient] | None = None,
+        send_time: datetime | None = None,
+        *,
+        default_country: str | None = None,
+    ) -> FaxMessage:
+        """See :meth:`FaxClient.resend_fax`."""
+        return await self._run(
+            self.sync.resend_fax,
+            original_message_id,
+            to,
+            send_time,
+            default_country=default_country,
+        )
+
+    async def get_fax(self, message_id: str | int) -> FaxMessage:
+        """See :meth:`FaxClient.get_fax`."""
+        return await self._run(self.sync.get_fax, message_id)
+
+    async def wait_for_fax(
+        self,
+        message_id: str | int,
+        *,
+        timeout: float = 600.0,
+        poll: float = 10.0,
+        on_update: Callable[[FaxMessage], None] | None = None,
+    ) -> FaxMessage:
+        """See :meth:`FaxClient.wait_for_fax`; sleeps with ``asyncio.sleep`` between polls."""
+        if poll <= 0:
+            raise ValidationError("poll must be > 0 seconds")
+        clock = self.sync._clock
+        deadline = clock() + timeout
+        while True:
+            message = await self.get_fax(message_id)
+            if on_update is not None:
+                on_update(message)
+            if message.is_final or message.message_status is MessageStatus.RECEIVED:
+                return message
+            now = clock()
+            if now >= deadline:
+                raise WaitTimeout(str(message_id), timeout, message)
+            await self._async_sleep(min(poll, deadline - now))
+
+    async def iter_faxes(
+        self,
+        direction: str | None = None,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        per_page: int = 100,
+        *,
+        read_status: str | None = None,
+        availability: str | None = None,
+        phone_number: str | None = None,
+    ) -> AsyncIterator[FaxMessage]:
+        """See :meth:`FaxClient.iter_faxes` (pages are fetched lazily in a worker thread)."""
+        iterator = self.sync.iter_faxes(
+            direction,
+            date_from,
+            date_to,
+            per_page,
+            read_status=read_status,
+            availability=availability,
+            phone_number=phone_number,
+        )
+        while True:
+            item = await asyncio.to_thread(next, iterator, _DONE)
+            if item is _DONE:
+                return
+            assert isinstance(item, FaxMessage)
+            yield item
+
+    async def cancel_fax(self, message_id: str | int) -> None:
+        """See :meth:`FaxClient.cancel_fax`."""
+        await self._run(self.sync.cancel_fax, message_id)
+
+    async def download(
+        self, message_id: str | int, attachment_id: str | int, path: str | os.PathLike[str]
+    ) -> Path:
+        """See :meth:`FaxClient.download`."""
+        return await self._run(self.sync.download, message_id, attachment_id, path)
+
+    async def cover_pages(self) -> list[CoverPage]:
+        """See :meth:`FaxClient.cover_pages`."""
+        return await self._run(self.sync.cover_pages)
+
+    async def revoke(self) -> None:
+        """See :meth:`FaxClient.revoke`."""
+        await self._run(self.sync.revoke)

@@ -1,0 +1,382 @@
+"""Pre-flight checks: everything RingCentral would refuse is refused before a byte is sent.
+
+Rules (from RingCentral's fax documentation and API spec):
+
+* at least one recipient; numbers in E.164 (``+`` country code, 7–15 digits in total). National
+  numbers are normalised with ``default_country`` — with the optional ``phonenumbers`` package
+  when installed (``pip install mimewire[phone]``, full numbering-plan knowledge, checks the
+  number is *possible*), otherwise with a built-in rule: strip spaces, ``-``, ``.``, ``()``,
+  ``/``; ``00`` becomes ``+``; a national number gets the country calling code of
+  ``default_country`` (NANP countries: 10 digits, or 11 starting with ``1``; elsewhere the
+  trunk ``0`` is dropped, except for Italy) — see :data:`CALLING_CODES`;
+* attachment types by file extension (:data:`SUPPORTED_EXTENSIONS`, RingCentral's list);
+* no empty attachment; at most 50 MiB per attachment and in total. Sizes come from the source
+  (bytes, a path's ``stat``, a seekable file's remaining bytes, or ``Attachment.size``). An
+  iterable without a declared size cannot be checked up front: mimewire streams it and the
+  server enforces the limit;
+* ``coverPageText`` at most 1024 characters; ``coverIndex`` 0 (no cover page), 1–13 (en-US
+  cover pages) or 15–28 (other languages); 14 is not a cover page;
+* ``faxResolution`` ``High`` or ``Low``; ``isoCode`` two ASCII letters;
+* filenames: ``& @ # $ % ^ *`` are replaced by ``_`` on the wire (the original is kept for
+  display on :class:`~ringfax.Attachment`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+from ._errors import ValidationError
+from ._models import Attachment, FaxResolution, Recipient, format_datetime
+
+__all__ = [
+    "CALLING_CODES",
+    "MAX_ATTACHMENT_SIZE",
+    "MAX_COVER_PAGE_TEXT",
+    "MAX_TOTAL_SIZE",
+    "SUPPORTED_EXTENSIONS",
+    "VALID_COVER_INDEXES",
+    "attachment_size",
+    "check_attachments",
+    "check_cover_index",
+    "check_cover_page_text",
+    "check_iso_code",
+    "check_resolution",
+    "check_send_time",
+    "normalize_number",
+    "normalize_recipients",
+    "sanitize_filename",
+]
+
+MAX_ATTACHMENT_SIZE = 50 * 1024 * 1024
+"""50 MiB: RingCentral's limit per attachment ("50Mb")."""
+MAX_TOTAL_SIZE = 50 * 1024 * 1024
+"""50 MiB: RingCentral's limit for all attachments together."""
+MAX_COVER_PAGE_TEXT = 1024
+VALID_COVER_INDEXES = frozenset([*range(0, 14), *range(15, 29)])
+
+SUPPORTED_EXTENSIONS = frozenset(
+    {
+        ".pdf", ".psd", ".doc", ".docx", ".dot", ".mcw", ".xls", ".xlsx", ".xlsb", ".ppt", ".pptx",
+        ".vsd", ".vdx", ".pub", ".wps", ".wri", ".awd", ".tif", ".tiff", ".gif", ".jpg", ".jpeg",
+        ".bmp", ".png", ".pcx", ".tga", ".rtf", ".txt", ".log", ".h", ".cpp", ".c", ".err", ".hpp",
+        ".wk1", ".wk3", ".wk4", ".wq1", ".xml", ".html", ".htm", ".csv",
+    }
+)  # fmt: skip
+"""File extensions RingCentral accepts for fax attachments (its "Supported file types")."""
+
+# content type -> extension, to name attachments given as bytes with only a content type
+_EXT_FOR_TYPE = {
+    "application/pdf": ".pdf",
+    "image/tiff": ".tif",
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/bmp": ".bmp",
+    "text/plain": ".txt",
+    "text/html": ".html",
+    "text/csv": ".csv",
+    "text/xml": ".xml",
+    "application/xml": ".xml",
+    "application/rtf": ".rtf",
+    "text/rtf": ".rtf",
+    "application/msword": ".doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.ms-powerpoint": ".ppt",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+}
+
+_FORBIDDEN_FILENAME_CHARS = "&@#$%^*"
+_FILENAME_TABLE = str.maketrans({c: "_" for c in _FORBIDDEN_FILENAME_CHARS})
+
+CALLING_CODES: dict[str, str] = {
+    "US": "1", "CA": "1", "PR": "1", "GU": "1", "VI": "1", "BS": "1", "JM": "1", "DO": "1",
+    "GB": "44", "UK": "44", "IE": "353", "DE": "49", "AT": "43", "CH": "41", "FR": "33",
+    "BE": "32", "NL": "31", "LU": "352", "ES": "34", "PT": "351", "IT": "39", "DK": "45",
+    "SE": "46", "NO": "47", "FI": "358", "PL": "48", "CZ": "420", "GR": "30", "HU": "36",
+    "RO": "40", "IL": "972", "TR": "90", "ZA": "27", "AU": "61", "NZ": "64", "IN": "91",
+    "PH": "63", "SG": "65", "HK": "852", "JP": "81", "KR": "82", "CN": "86", "MX": "52",
+    "BR": "55", "AR": "54", "CL": "56", "CO": "57",
+}  # fmt: skip
+"""Country calling codes used by the built-in rule when ``phonenumbers`` is not installed."""
+
+_NANP = "1"
+_KEEP_TRUNK_ZERO = {"IT"}
+_E164_RE = re.compile(r"\+[1-9][0-9]{6,14}")
+_SEPARATORS_RE = re.compile(r"[\s\-.()/]")
+
+
+def _load_phonenumbers() -> ModuleType | None:
+    """The ``phonenumbers`` module when installed, else None (imported lazily)."""
+    try:
+        return importlib.import_module("phonenumbers")
+    except ImportError:
+        return None
+
+
+def _country(default_country: str | None) -> str | None:
+    if default_country is None:
+        return None
+    code = default_country.strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}", code):
+        raise ValidationError(
+            f"default_country {default_country!r} is not a two-letter ISO 3166-1 code"
+        )
+    return code
+
+
+def normalize_number(number: str, default_country: str | None = None, *, where: str = "") -> str:
+    """``number`` in E.164 (``+16505550100``), or :class:`ValidationError`.
+
+    ``where`` prefixes error messages (e.g. ``"recipient #2"``).
+    """
+    label = f"{where}: " if where else ""
+    if not isinstance(number, str) or not number.strip():
+        raise ValidationError(f"{label}phone number is empty")
+    country = _country(default_country)
+    pn = _load_phonenumbers()
+    if pn is not None:
+        region = "GB" if country == "UK" else country
+        text = number.strip()
+        if region is None and _SEPARATORS_RE.sub("", text).startswith("00"):
+            text = "+" + _SEPARATORS_RE.sub("", text)[2:]
+        try:
+            parsed = pn.parse(text, region)
+        except pn.NumberParseException as exc:
+            hint = (
+                ""
+                if country or number.strip().startswith("+")
+                else "; national numbers need default_country=..."
+            )
+            raise ValidationError(
+                f"{label}{number!r} is not a valid phone number ({exc}){hint}"
+            ) from None
+        reason = pn.is_possible_number_with_reason(parsed)
+        if reason != pn.ValidationResult.IS_POSSIBLE:  # local-only numbers are not dialable
+            raise ValidationError(
+                f"{label}{number!r} is not a possible phone number for its country "
+                f"(wrong length for +{parsed.country_code})"
+            )
+        result: str = pn.format_number(parsed, pn.PhoneNumberFormat.E164)
+        return result
+    return _normalize_builtin(number, country, label)
+
+
+def _normalize_builtin(number: str, country: str | None, label: str) -> str:
+    compact = _SEPARATORS_RE.sub("", number.strip())
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if compact.startswith("+"):
+        if _E164_RE.fullmatch(compact):
+            return compact
+        raise ValidationError(
+            f"{label}{number!r} is not in E.164 format (+ country code and 7-15 digits)"
+        )
+    if not compact.isdigit() or not compact.isascii():
+        raise ValidationError(f"{label}{number!r} contains characters that are not digits")
+    if country is None:
+        raise ValidationError(
+            f"{label}{number!r} is not in E.164 format (+<country code><number>); pass "
+            f"default_country='US' (for example) to normalise national numbers"
+        )
+    code = CALLING_CODES.get(country)
+    if code is None:
+        raise ValidationError(
+            f"{label}cannot normalise {number!r} for default_country {country!r} without the "
+            f"'phonenumbers' package; pass the number in E.164 or install phonenumbers"
+        )
+    if code == _NANP:
+        if len(compact) == 11 and compact.startswith("1"):
+            compact = compact[1:]
+        if len(compact) != 10 or compact[0] in "01":
+            raise ValidationError(
+                f"{label}{number!r} is not a valid {country} number (expected 10 digits, "
+                f"area code not starting with 0 or 1)"
+            )
+        return "+1" + compact
+    if country not in _KEEP_TRUNK_ZERO and compact.startswith("0"):
+        compact = compact[1:]
+    result = f"+{code}{compact}"
+    if not _E164_RE.fullmatch(result):
+        raise ValidationError(f"{label}{number!r} is not a valid {country} number")
+    return result
+
+
+def normalize_recipients(
+    to: str | Recipient | Sequence[str | Recipient], default_country: str | None = None
+) -> list[Recipient]:
+    """Recipients as :class:`Recipient` objects with E.164 numbers (at least one)."""
+    items: Sequence[str | Recipient] = [to] if isinstance(to, (str, Recipient)) else list(to)
+    if not items:
+        raise ValidationError("at least one recipient is required (to=[...] is empty)")
+    out = []
+    for index, item in enumerate(items):
+        where = f"recipient #{index}"
+        if isinstance(item, Recipient):
+            number = normalize_number(item.phone_number, default_country, where=where)
+            out.append(Recipient(number, item.name))
+        elif isinstance(item, str):
+            out.append(Recipient(normalize_number(item, default_country, where=where)))
+        else:
+            raise ValidationError(
+                f"{where}: expected an E.164 string or Recipient, got {type(item).__name__}"
+            )
+    return out
+
+
+def sanitize_filename(name: str) -> str:
+    """``name`` without directories and with ``& @ # $ % ^ *`` replaced by ``_``."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.translate(_FILENAME_TABLE)
+
+
+def attachment_size(source: Any) -> int | None:
+    """Bytes a source will produce, when knowable without consuming it; else None."""
+    if isinstance(source, (bytes, bytearray)):
+        return len(source)
+    if isinstance(source, memoryview):
+        return source.nbytes
+    if isinstance(source, (str, os.PathLike)):
+        return os.stat(os.fspath(source)).st_size
+    if hasattr(source, "read"):
+        try:
+            if hasattr(source, "seekable") and not source.seekable():
+                return None
+            position = source.tell()
+            end = source.seek(0, io.SEEK_END)
+            source.seek(position)
+            return max(0, int(end) - int(position))
+        except (OSError, ValueError, AttributeError):
+            return None
+    return None
+
+
+def check_attachments(attachments: Sequence[Attachment]) -> list[int | None]:
+    """Validate attachments; return each one's size (None when unknown)."""
+    if not attachments:
+        raise ValidationError("at least one attachment is required")
+    sizes: list[int | None] = []
+    total = 0
+    for index, att in enumerate(attachments):
+        name = att.display_name
+        where = f"attachment #{index}" + (f" ({name!r})" if name else "")
+        if isinstance(att.source, str) and not att.source:
+            raise ValidationError(f"{where}: empty path")
+        if not name:
+            raise ValidationError(
+                f"{where}: no filename; pass Attachment(source, filename='scan.pdf') "
+                f"(the extension selects the document type)"
+            )
+        ext = os.path.splitext(name)[1].lower()
+        if ext not in SUPPORTED_EXTENSIONS:
+            shown = ext or "(none)"
+            raise ValidationError(
+                f"{where}: unsupported file type {shown}; RingCentral accepts "
+                f"{', '.join(sorted(SUPPORTED_EXTENSIONS))}"
+            )
+        try:
+            size = attachment_size(att.source)
+        except OSError as exc:
+            raise ValidationError(f"{where}: cannot read file: {exc.strerror or exc}") from None
+        if size is None:
+            size = att.size
+        elif att.size is not None and att.size != size:
+            raise ValidationError(f"{where}: size={att.size} given but the source has {size} bytes")
+        if size is not None:
+            if size == 0:
+                raise ValidationError(f"{where}: the attachment is empty (0 bytes)")
+            if size > MAX_ATTACHMENT_SIZE:
+                raise ValidationError(
+                    f"{where}: {size} bytes exceeds the {MAX_ATTACHMENT_SIZE} byte (50 MiB) "
+                    f"limit per attachment"
+                )
+            total += size
+            if total > MAX_TOTAL_SIZE:
+                raise ValidationError(
+                    f"attachments #0..#{index} total {total} bytes, over the "
+                    f"{MAX_TOTAL_SIZE} byte (50 MiB) limit for all attachments"
+                )
+        sizes.append(size)
+    return sizes
+
+
+def default_filename(index: int, content_type: str | None) -> str | None:
+    """A filename for an unnamed attachment from its content type, or None."""
+    if content_type is None:
+        return None
+    ext = _EXT_FOR_TYPE.get(content_type.split(";")[0].strip().lower())
+    return f"attachment{index + 1}{ext}" if ext else None
+
+
+def check_cover_index(value: int | None) -> int | None:
+    """``coverIndex``: None (account default), 0 (none), 1-13 or 15-28."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"cover_index must be an int, got {type(value).__name__}")
+    if value not in VALID_COVER_INDEXES:
+        raise ValidationError(
+            f"cover_index {value} is out of range: 0 (no cover page), 1-13 (en-US) or 15-28 "
+            f"(other languages)"
+        )
+    return value
+
+
+def check_cover_page_text(value: str | None) -> str | None:
+    """``coverPageText``: at most 1024 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"cover_page_text must be a str, got {type(value).__name__}")
+    if len(value) > MAX_COVER_PAGE_TEXT:
+        raise ValidationError(
+            f"cover_page_text has {len(value)} characters; the limit is {MAX_COVER_PAGE_TEXT}"
+        )
+    return value
+
+
+def check_resolution(value: str | FaxResolution | None) -> FaxResolution | None:
+    """``faxResolution``: High or Low (case-insensitive)."""
+    if value is None:
+        return None
+    if isinstance(value, FaxResolution):
+        return value
+    if isinstance(value, str):
+        for member in FaxResolution:
+            if member.value.lower() == value.strip().lower():
+                return member
+    raise ValidationError(
+        f"resolution {value!r} is invalid: use 'High' (200 dpi) or 'Low' (100 dpi)"
+    )
+
+
+def check_iso_code(value: str | None) -> str | None:
+    """``isoCode``: two ASCII letters, upper-cased."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{2}", value):
+        raise ValidationError(f"iso_code {value!r} must be a two-letter ISO 3166-1 code, e.g. 'US'")
+    return value.upper()
+
+
+def check_send_time(value: datetime | None, name: str = "send_time") -> str | None:
+    """An aware datetime as ``YYYY-MM-DDTHH:MM:SS.sssZ`` (naive datetimes are refused)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{name} must be a datetime, got {type(value).__name__}")
+    try:
+        return format_datetime(value)
+    except ValueError:
+        raise ValidationError(
+            f"{name} {value.isoformat()} is a naive datetime: pass a timezone-aware one "
+            f"(e.g. datetime(..., tzinfo=timezone.utc))"
+        ) from None
