@@ -1,0 +1,100 @@
+"""RingCentral-style error bodies (see ringcentral-api.md §5.4, §6.1, §6.2).
+
+Two shapes:
+
+* API errors (legacy/actual format): ``{"errorCode", "message", "errors": [{"errorCode",
+  "message", "parameterName"?, "parameterValue"?}], "parameterName"?}``.
+* OAuth errors: ``{"error", "error_description", "errors": [{"errorCode", "message", ...}]}``
+  -- all three keys, as the reference recommends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ApiError", "OAuthError", "cmn101", "cmn102"]
+
+
+class ApiError(Exception):
+    """An HTTP error answer in RingCentral's API error format."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        parameter_name: str | None = None,
+        parameter_value: str | None = None,
+        headers: dict[str, str] | None = None,
+        top_code: str | None = None,
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.parameter_name = parameter_name
+        self.parameter_value = parameter_value
+        self.headers = dict(headers or {})
+        self.top_code = top_code
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of this error."""
+        item: dict[str, Any] = {"errorCode": self.code, "message": self.message}
+        if self.parameter_name is not None:
+            item["parameterName"] = self.parameter_name
+        if self.parameter_value is not None:
+            item["parameterValue"] = self.parameter_value
+        out: dict[str, Any] = {
+            "errorCode": self.top_code or self.code,
+            "message": self.message,
+            "errors": [item],
+        }
+        if self.parameter_name is not None:
+            out["parameterName"] = self.parameter_name
+        return out
+
+
+class OAuthError(ApiError):
+    """An error of the token/revoke endpoints, in the OAuth format."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        code: str,
+        message: str,
+        *,
+        parameter_name: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status, code, message, parameter_name=parameter_name, headers=headers)
+        self.error = error
+
+    def body(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"errorCode": self.code, "message": self.message}
+        if self.parameter_name is not None:
+            item["parameterName"] = self.parameter_name
+        return {"error": self.error, "errors": [item], "error_description": self.message}
+
+
+def cmn101(parameter: str, value: str | None = None, *, status: int = 400) -> ApiError:
+    """``CMN-101 Parameter [x] value is invalid.``"""
+    return ApiError(
+        status,
+        "CMN-101",
+        f"Parameter [{parameter}] value is invalid.",
+        parameter_name=parameter,
+        parameter_value=value,
+    )
+
+
+def cmn102(parameter: str, value: str | None = None) -> ApiError:
+    """``404 CMN-102 Resource for parameter [x] is not found``."""
+    return ApiError(
+        404,
+        "CMN-102",
+        f"Resource for parameter [{parameter}] is not found",
+        parameter_name=parameter,
+        parameter_value=value,
+    )

@@ -1,0 +1,940 @@
+"""Fax requests -> stored fax records, and stored records -> RingCentral JSON.
+
+Parsing accepts every wire format of ringcentral-api.md §2 (§9.2): ``multipart/form-data``
+with a JSON envelope (any part whose Content-Type is ``application/json``, whatever its
+name) or with field parts (``to`` repeatable, ``faxResolution``, ``sendTime``, ``isoCode``,
+``coverIndex``, ``coverPageText``; no filename or ``filename=""``), ``multipart/mixed``
+(JSON first, then attachments), and the ``application/json`` resend/forward body (§3).
+Every other part is an attachment, in order, whatever its name. Request bodies are read in
+64 KiB chunks and fed to :func:`mimewire.parse`, which spools each part (in memory up to
+1 MiB, in an anonymous temporary file beyond); attachments are then copied into the upload
+directory, so no large body is ever held in memory. Sizes are checked against
+``EmulatorConfig`` (MSG-337 per attachment, MSG-338 in total, 413 for the whole body).
+In lenient mode a delimiter not preceded by CRLF (ringcentral-extensible) is repaired first
+(:func:`repair_bare_delimiters`).
+
+Status progression (§4.2) is computed from stored times, so no background thread is
+needed and a :class:`ManualClock` drives it deterministically: each recipient is
+``Queued`` until ``done_at`` = max(acceptance, ``sendTime``) + (``send_delay`` +
+``page_delay`` x pages) x scenario factor, then ``Sent`` or ``SendingFailed`` with a
+``faxErrorCode`` (by scenario number), then optionally ``Delivered``. A deleted (cancelled)
+fax freezes at the state it had when it was deleted.
+
+Page count: PDF -> number of ``/Type /Page`` objects; TIFF -> number of IFDs; text ->
+one page per 60 lines; anything else -> one page; +1 for a cover page (``coverIndex``
+absent or not 0). ``faxPageCount`` is 0 while ``Queued`` and omitted when every recipient
+failed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mimewire import (
+    LimitExceeded,
+    Limits,
+    MalformedInput,
+    MimeWireError,
+    parse,
+    parse_header_params,
+)
+
+from ._clock import Clock, format_time, parse_time
+from ._config import EmulatorConfig, Scenario
+from ._errors import ApiError, cmn101, cmn102
+from ._store import AttachmentRow, FaxRow, RecipientRow, Store
+
+__all__ = [
+    "COVER_PAGES",
+    "BodyTooLarge",
+    "FaxService",
+    "count_pages",
+    "media_type_of",
+]
+
+COVER_PAGES: tuple[str, ...] = (
+    "None",
+    "Ancient",
+    "Birthday",
+    "Blank",
+    "Clasmod",
+    "Classic",
+    "Confidential",
+    "Contempo",
+    "Elegant",
+    "Express",
+    "Formal",
+    "Jazzy",
+    "Modern",
+    "Urgent",
+)
+"""English cover page names by index (ringcentral-api.md §4.8)."""
+
+FIELD_NAMES = frozenset(
+    {"to", "faxResolution", "sendTime", "isoCode", "coverIndex", "coverPageText"}
+)
+ENVELOPE_NAMES = frozenset({"json", "request.json"})
+MAX_FIELD_BYTES = 1024 * 1024
+
+SUPPORTED_EXTENSIONS = frozenset(
+    [
+        "pdf",
+        "psd",
+        "doc",
+        "docx",
+        "dot",
+        "mcw",
+        "xls",
+        "xlsx",
+        "xlsb",
+        "ppt",
+        "pptx",
+        "vsd",
+        "vdx",
+        "pub",
+        "wps",
+        "wri",
+        "awd",
+        "tif",
+        "tiff",
+        "gif",
+        "jpg",
+        "jpeg",
+        "bmp",
+        "png",
+        "pcx",
+        "tga",
+        "rtf",
+        "txt",
+        "log",
+        "h",
+        "cpp",
+        "c",
+        "err",
+        "hpp",
+        "wk1",
+        "wk3",
+        "wk4",
+        "wq1",
+        "xml",
+        "html",
+        "htm",
+        "csv",
+    ]
+)
+"""File extensions RingCentral documents as fax-able (ringcentral-api.md §2.3)."""
+
+SUPPORTED_MEDIA_TYPES = frozenset(
+    {
+        "application/pdf",
+        "image/tiff",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/bmp",
+        "text/plain",
+        "text/html",
+        "text/csv",
+        "text/xml",
+        "application/xml",
+        "application/rtf",
+        "text/rtf",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-excel.sheet.binary.macroenabled.12",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.visio",
+        "application/x-mspublisher",
+        "application/vnd.ms-works",
+        "image/vnd.adobe.photoshop",
+        "image/x-pcx",
+        "image/x-tga",
+    }
+)
+"""Media types accepted for attachments without a known file extension (ours, §2.3)."""
+
+_EXT_TYPES = {
+    "pdf": "application/pdf",
+    "tif": "image/tiff",
+    "tiff": "image/tiff",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "txt": "text/plain",
+    "html": "text/html",
+    "htm": "text/html",
+    "csv": "text/csv",
+    "xml": "application/xml",
+    "rtf": "application/rtf",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeded ``EmulatorConfig.max_body_size``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds {limit} bytes")
+        self.limit = limit
+
+
+def too_large(limit: int) -> ApiError:
+    """The 413 answer for a body over the gateway cap (status per §9.3; code composed)."""
+    return ApiError(413, "AGW-413", f"Request entity too large (limit {limit} bytes)")
+
+
+def media_type_of(value: str | None) -> str | None:
+    """``type/subtype`` lowercased from a Content-Type value, or None."""
+    if not value:
+        return None
+    main, _ = parse_header_params(value)
+    return main or None
+
+
+def _extension(filename: str | None) -> str | None:
+    if not filename or "." not in filename:
+        return None
+    ext = filename.rsplit(".", 1)[1].lower()
+    return ext or None
+
+
+def repair_bare_delimiters(chunks: Iterable[bytes], boundary: str) -> Iterator[bytes]:
+    """Insert the CRLF RFC 2046 requires before a delimiter where a client left it out.
+
+    ringcentral-extensible writes a Buffer part's bytes directly followed by ``--boundary``
+    (ringcentral-api.md §7). A ``--boundary`` counts as a delimiter when it is followed by
+    CRLF, LF, ``--``, space or tab; the very first delimiter of the body is left alone.
+    Streaming: holds back fewer than ``len(boundary) + 4`` bytes.
+    """
+    delim = b"--" + boundary.encode("utf-8", "replace")
+    hold = len(delim) + 1
+    pending = b""
+    before = b""  # the last two bytes already emitted
+    emitted = False
+
+    def follows_ok(tail: bytes, final: bool) -> bool:
+        if len(tail) < 2 and not final:
+            return True
+        return tail[:2] in (b"\r\n", b"--") or tail[:1] in (b"\n", b" ", b"\t", b"")
+
+    def process(data: bytes, final: bool) -> tuple[bytes, bytes]:
+        nonlocal before, emitted
+        out = bytearray()
+        pos = 0
+        while True:
+            i = data.find(delim, pos)
+            if i < 0 or (not final and i + len(delim) + 2 > len(data)):
+                break
+            prev = data[max(0, i - 2) : i]
+            if i < 2:
+                prev = (before + prev)[-2:]
+            at_start = not emitted and not out and i == 0
+            needs_crlf = (
+                not at_start
+                and not prev.endswith(b"\n")
+                and follows_ok(data[i + len(delim) : i + len(delim) + 2], final)
+            )
+            out += data[pos:i]
+            if needs_crlf:
+                out += b"\r\n"
+            out += delim
+            pos = i + len(delim)
+        cut = len(data) if final else max(pos, len(data) - hold)
+        if not final:
+            j = data.find(delim, pos)
+            if 0 <= j < cut:
+                cut = j
+        out += data[pos:cut]
+        if out:
+            before = (before + bytes(out[-2:]))[-2:]
+            emitted = True
+        return bytes(out), data[cut:]
+
+    for chunk in chunks:
+        if not chunk:
+            continue
+        out, pending = process(pending + chunk, False)
+        if out:
+            yield out
+    out, _ = process(pending, True)
+    if out:
+        yield out
+
+
+# -- page counting ----------------------------------------------------------------------------
+
+_PDF_PAGE = re.compile(rb"/Type\s*/Page(?=[^A-Za-z0-9])")
+
+
+def _count_pdf(path: Path) -> int:
+    count = 0
+    carry = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            window = carry + chunk
+            for m in _PDF_PAGE.finditer(window):
+                if m.end() >= len(carry):
+                    count += 1
+            carry = window[-64:]
+    return max(1, count)
+
+
+def _count_tiff(path: Path) -> int:
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8 or head[:2] not in (b"II", b"MM"):
+            return 1
+        order = "<" if head[:2] == b"II" else ">"
+        (offset,) = struct.unpack(order + "I", head[4:8])
+        size = os.fstat(fh.fileno()).st_size
+        pages = 0
+        seen: set[int] = set()
+        while offset and offset not in seen and offset + 2 <= size and pages < 100000:
+            seen.add(offset)
+            fh.seek(offset)
+            raw = fh.read(2)
+            if len(raw) < 2:
+                break
+            (entries,) = struct.unpack(order + "H", raw)
+            fh.seek(offset + 2 + 12 * entries)
+            nxt = fh.read(4)
+            pages += 1
+            if len(nxt) < 4:
+                break
+            (offset,) = struct.unpack(order + "I", nxt)
+        return max(1, pages)
+
+
+def count_pages(path: Path, content_type: str, filename: str | None) -> int:
+    """Estimate the fax pages of a stored document (see the module docstring)."""
+    ext = _extension(filename)
+    try:
+        if content_type == "application/pdf" or ext == "pdf":
+            return _count_pdf(path)
+        if content_type == "image/tiff" or ext in ("tif", "tiff"):
+            return _count_tiff(path)
+        if content_type.startswith("text/") or ext in ("txt", "log", "csv"):
+            lines = 0
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    lines += chunk.count(b"\n")
+            return max(1, math.ceil((lines + 1) / 60))
+    except OSError:
+        return 1
+    return 1
+
+
+# -- request model ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Upload:
+    filename: str | None
+    content_type: str
+    size: int
+    path: Path
+
+
+@dataclass
+class _Request:
+    to: list[tuple[str, str | None]]
+    resolution: str
+    send_time: float | None
+    iso_code: str | None
+    cover_index: int | None
+    cover_text: str | None
+
+
+def _valid_cover(index: int) -> bool:
+    return 0 <= index <= 13 or 15 <= index <= 28
+
+
+_PHONE_JUNK = re.compile(r"[\s\-().]")
+_PHONE = re.compile(r"\+?[1-9][0-9]{6,14}")
+
+
+def _phone(value: object, strict: bool) -> str:
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise cmn101("to", str(value))
+    text = str(value).strip()
+    if not strict:
+        text = _PHONE_JUNK.sub("", text)
+    if not _PHONE.fullmatch(text):
+        raise cmn101("to", str(value))
+    return text if text.startswith("+") else "+" + text
+
+
+class FaxService:
+    """Parses, validates and stores faxes; renders them as RingCentral JSON."""
+
+    def __init__(self, store: Store, config: EmulatorConfig, clock: Clock) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+
+    # -- new faxes --------------------------------------------------------------------------
+
+    def create_from_multipart(self, source: Iterable[bytes], content_type: str) -> FaxRow:
+        """Parse a multipart fax request (form-data or mixed) and store it."""
+        media = media_type_of(content_type)
+        incoming = self.store.new_incoming_dir()
+        try:
+            envelope: dict[str, Any] | None = None
+            fields: dict[str, list[str]] = {}
+            uploads: list[_Upload] = []
+            total = 0
+            # mimewire spools each part (memory up to 1 MiB, then an anonymous temp file);
+            # max_part_size bounds the spool (wire bytes: room for base64), the decoded size
+            # is checked exactly below (MSG-337/MSG-338).
+            limits = Limits(
+                max_part_size=self.config.max_attachment_size * 4 // 3 + 4096,
+                max_total_size=self.config.max_body_size,
+            )
+            if not self.config.strict:
+                _, params = parse_header_params(content_type)
+                if params.get("boundary"):
+                    source = repair_bare_delimiters(source, params["boundary"])
+            try:
+                for index, part in enumerate(
+                    parse(source, content_type, limits=limits, spool_threshold=1 << 20)
+                ):
+                    try:
+                        kind = self._classify(part, envelope is None)
+                        if kind == "envelope":
+                            envelope = self._read_envelope(part)
+                        elif kind == "field":
+                            fields.setdefault(str(part.name), []).append(self._read_field(part))
+                        else:
+                            upload = self._store_upload(part, len(uploads), incoming, media, total)
+                            total += upload.size
+                            uploads.append(upload)
+                    finally:
+                        part.close()
+                    del index
+            except LimitExceeded as exc:
+                if exc.limit == "max_total_size":
+                    raise too_large(self.config.max_body_size) from None
+                if exc.limit == "max_part_size":
+                    raise ApiError(400, "MSG-337", "Attachment size limit exceeded") from None
+                raise self._cannot_parse(exc) from None
+            except MalformedInput as exc:
+                raise self._cannot_parse(exc) from None
+            except MimeWireError as exc:
+                raise self._cannot_parse(exc) from None
+            request = self._build_request(envelope or {}, fields, from_fields=envelope is None)
+            if not uploads and (self.config.strict or request.cover_index == 0):
+                raise cmn101("attachment")
+            if (
+                self.config.max_attachments is not None
+                and len(uploads) > self.config.max_attachments
+            ):
+                raise cmn101("attachment", str(len(uploads)))
+            if media == "multipart/mixed":
+                wire = "mixed"
+            else:
+                wire = "form-data" if envelope is not None else "form-fields"
+            return self._store_fax(request, uploads, wire, original=None)
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
+
+    def _cannot_parse(self, exc: Exception) -> ApiError:
+        err = ApiError(400, "CMN-104", "Cannot parse request")
+        err.parameter_value = str(exc)
+        return err
+
+    @staticmethod
+    def _header(part: Any, name: str) -> str | None:
+        headers = getattr(part, "headers", ())
+        getter = getattr(headers, "get", None)
+        if callable(getter) and not isinstance(headers, tuple | list):
+            value = getter(name)
+            return None if value is None else str(value)
+        lname = name.lower()
+        for key, value in headers:
+            if str(key).lower() == lname:
+                return str(value)
+        return None
+
+    def _classify(self, part: Any, envelope_missing: bool) -> str:
+        ctype = media_type_of(self._header(part, "Content-Type"))
+        name = part.name
+        filename = part.filename
+        if ctype == "application/json" and envelope_missing:
+            return "envelope"
+        if envelope_missing and ctype is None and name in ENVELOPE_NAMES and not self.config.strict:
+            return "envelope"
+        if name in FIELD_NAMES and not filename and ctype in (None, "text/plain"):
+            return "field"
+        return "attachment"
+
+    def _read_small(self, part: Any, what: str) -> bytes:
+        data = bytearray()
+        for chunk in part.iter_bytes():
+            data += chunk
+            if len(data) > MAX_FIELD_BYTES:
+                raise cmn101(what)
+        return bytes(data)
+
+    def _read_envelope(self, part: Any) -> dict[str, Any]:
+        raw = self._read_small(part, "json")
+        charset = getattr(part, "charset", None) or "utf-8"
+        try:
+            value = json.loads(raw.decode(charset))
+        except (UnicodeDecodeError, LookupError, ValueError):
+            raise ApiError(400, "MSG-349", "Unable to parse fax envelope") from None
+        if not isinstance(value, dict):
+            raise ApiError(400, "MSG-349", "Unable to parse fax envelope")
+        return value
+
+    def _read_field(self, part: Any) -> str:
+        raw = self._read_small(part, str(part.name))
+        charset = getattr(part, "charset", None) or "utf-8"
+        try:
+            return raw.decode(charset).strip()
+        except (UnicodeDecodeError, LookupError):
+            return raw.decode("latin-1").strip()
+
+    def _store_upload(
+        self, part: Any, index: int, incoming: Path, media: str | None, total: int
+    ) -> _Upload:
+        cfg = self.config
+        disposition_value = self._header(part, "Content-Disposition")
+        filename = part.filename
+        if cfg.strict:
+            if disposition_value is None:
+                raise ApiError(400, "MSG-350", "No content disposition")
+            _, params = parse_header_params(disposition_value)
+            if "filename" not in params and "filename*" not in params and filename is None:
+                raise ApiError(400, "MSG-351", "No file name in content disposition")
+            cte = (part.transfer_encoding or "").lower()
+            if media == "multipart/form-data" and cte == "base64":
+                raise ApiError(400, "MSG-349", "Unable to parse fax envelope")
+        declared = media_type_of(self._header(part, "Content-Type"))
+        ext = _extension(filename)
+        if ext is not None and ext in SUPPORTED_EXTENSIONS:
+            ctype = declared if declared and declared != "application/octet-stream" else None
+            ctype = ctype or _EXT_TYPES.get(ext, "application/octet-stream")
+        elif ext is not None and (cfg.strict or declared not in SUPPORTED_MEDIA_TYPES):
+            raise self._unsupported(index, filename)
+        elif declared in SUPPORTED_MEDIA_TYPES:
+            ctype = str(declared)
+        elif declared in (None, "application/octet-stream") and not cfg.strict:
+            ctype = "application/octet-stream" if declared else "text/plain"
+        else:
+            raise self._unsupported(index, filename)
+        size = int(part.size)
+        if size > cfg.max_attachment_size:
+            raise ApiError(400, "MSG-337", "Attachment size limit exceeded")
+        if total + size > cfg.max_message_size:
+            raise ApiError(400, "MSG-338", "Message size limit exceeded")
+        path = incoming / f"{index:04d}"
+        part.save(path)
+        if size == 0:
+            raise ApiError(400, "MSG-347", "Attachment body is empty")
+        return _Upload(filename or None, ctype, size, path)
+
+    @staticmethod
+    def _unsupported(index: int, filename: str | None) -> ApiError:
+        return ApiError(
+            415,
+            "MSG-348",
+            "Unsupported attachment media type",
+            parameter_name="attachment",
+            parameter_value=f"attachment [{index}]: [{filename or ''}]",
+        )
+
+    def _build_request(
+        self, env: dict[str, Any], fields: dict[str, list[str]], *, from_fields: bool
+    ) -> _Request:
+        strict = self.config.strict
+        merged: dict[str, Any] = {k: v[-1] for k, v in fields.items() if k != "to"}
+        merged.update({k: v for k, v in env.items() if k != "to"})
+        to_items: list[tuple[str, str | None]] = []
+        raw_to = env.get("to")
+        if raw_to is not None:
+            if isinstance(raw_to, dict) and not strict:
+                raw_to = [raw_to]
+            if not isinstance(raw_to, list):
+                raise cmn101("to")
+            for item in raw_to:
+                if isinstance(item, dict):
+                    name = item.get("name")
+                    to_items.append(
+                        (
+                            _phone(item.get("phoneNumber"), strict),
+                            str(name) if name is not None else None,
+                        )
+                    )
+                elif isinstance(item, str) and not strict:
+                    to_items.append((_phone(item, strict), None))
+                else:
+                    raise cmn101("to", str(item))
+        for value in fields.get("to", []):
+            if value.startswith("{") and not strict:
+                try:
+                    obj = json.loads(value)
+                except ValueError:
+                    raise cmn101("to", value) from None
+                if not isinstance(obj, dict):
+                    raise cmn101("to", value)
+                name = obj.get("name")
+                to_items.append(
+                    (_phone(obj.get("phoneNumber"), strict), str(name) if name else None)
+                )
+            else:
+                to_items.append((_phone(value, strict), None))
+        if not to_items:
+            raise cmn101("to")
+        return _Request(to=to_items, **self._common(merged, strict))
+
+    def _common(self, merged: dict[str, Any], strict: bool) -> dict[str, Any]:
+        resolution = merged.get("faxResolution", "High")
+        if not isinstance(resolution, str):
+            raise cmn101("faxResolution", str(resolution))
+        if not strict:
+            resolution = resolution.strip().capitalize()
+        if resolution not in ("High", "Low"):
+            raise cmn101("faxResolution", resolution)
+        send_time: float | None = None
+        raw_time = merged.get("sendTime")
+        if raw_time not in (None, ""):
+            try:
+                send_time = parse_time(str(raw_time))
+            except ValueError:
+                raise cmn101("sendTime", str(raw_time)) from None
+        iso = merged.get("isoCode")
+        if iso in ("", None):
+            iso = None
+        elif not isinstance(iso, str) or not re.fullmatch(r"[A-Za-z]{2}", iso):
+            raise cmn101("isoCode", str(iso))
+        else:
+            iso = iso.upper()
+        cover: int | None = None
+        raw_cover = merged.get("coverIndex")
+        if raw_cover not in (None, ""):
+            try:
+                if isinstance(raw_cover, (bool, float)):
+                    raise ValueError
+                cover = int(str(raw_cover).strip())
+            except ValueError:
+                raise cmn101("coverIndex", str(raw_cover)) from None
+            if not _valid_cover(cover):
+                raise cmn101("coverIndex", str(raw_cover))
+        text = merged.get("coverPageText")
+        if text is not None and not isinstance(text, str):
+            raise cmn101("coverPageText")
+        if text is not None and len(text) > 1024:
+            raise cmn101("coverPageText")
+        return {
+            "resolution": resolution,
+            "send_time": send_time,
+            "iso_code": iso,
+            "cover_index": cover,
+            "cover_text": text or None,
+        }
+
+    def _fate(
+        self, number: str, attempt: int, ready_at: float, pages: int
+    ) -> tuple[float, str, str | None, float | None]:
+        cfg = self.config
+        digits = number.lstrip("+")
+        scenario: Scenario | None = None
+        best = -1
+        for suffix, candidate in cfg.scenarios.items():
+            if digits.endswith(suffix) and len(suffix) > best:
+                scenario, best = candidate, len(suffix)
+        factor = scenario.delay_factor if scenario else 1.0
+        done_at = ready_at + (cfg.send_delay + cfg.page_delay * pages) * factor
+        error: str | None = None
+        if (
+            scenario is not None
+            and scenario.fax_error_code is not None
+            and (scenario.attempts_to_fail == 0 or attempt <= scenario.attempts_to_fail)
+        ):
+            error = scenario.fax_error_code
+        if error is None and pages > cfg.max_pages:
+            error = "TooManyPages"
+        if error is not None:
+            return done_at, "SendingFailed", error, None
+        delivered_at = done_at + cfg.delivered_delay if cfg.delivered else None
+        return done_at, "Sent", None, delivered_at
+
+    def _store_fax(
+        self,
+        request: _Request,
+        uploads: list[_Upload],
+        wire: str,
+        *,
+        original: FaxRow | None,
+        attempts: dict[str, int] | None = None,
+    ) -> FaxRow:
+        now = self.clock.now()
+        ids = self.store.allocate_ids(1 + len(request.to) + len(uploads))
+        fax_id, recipient_ids, attachment_ids = (
+            ids[0],
+            ids[1 : 1 + len(request.to)],
+            ids[1 + len(request.to) :],
+        )
+        atts = []
+        pages = 0 if request.cover_index == 0 else 1
+        for att_id, up in zip(attachment_ids, uploads, strict=False):
+            n = count_pages(up.path, up.content_type, up.filename)
+            pages += n
+            atts.append(
+                AttachmentRow(
+                    id=att_id,
+                    filename=up.filename,
+                    content_type=up.content_type,
+                    size=up.size,
+                    pages=n,
+                    path=f"attachments/{fax_id}/{att_id}",
+                )
+            )
+        ready_at = max(now, request.send_time) if request.send_time is not None else now
+        recips = []
+        for rid, (number, name) in zip(recipient_ids, request.to, strict=False):
+            attempt = (attempts or {}).get(number, 0) + 1
+            done_at, outcome, code, delivered_at = self._fate(number, attempt, ready_at, pages)
+            recips.append(
+                RecipientRow(
+                    id=rid,
+                    phone_number=number,
+                    name=name,
+                    ready_at=ready_at,
+                    done_at=done_at,
+                    outcome=outcome,
+                    error_code=code,
+                    delivered_at=delivered_at,
+                    attempt=attempt,
+                )
+            )
+        row = FaxRow(
+            id=fax_id,
+            creation=now,
+            direction="Outbound",
+            read_status="Read",
+            availability="Alive",
+            fax_resolution=request.resolution,
+            cover_index=request.cover_index,
+            cover_page_text=request.cover_text,
+            iso_code=request.iso_code,
+            send_time=request.send_time,
+            page_count=pages,
+            original_id=original.id if original else None,
+            deleted_at=None,
+            wire_format=wire,
+            recipients=tuple(recips),
+            attachments=tuple(atts),
+        )
+        self.store.insert_fax(row, [u.path for u in uploads])
+        return row
+
+    # -- resend / forward -------------------------------------------------------------------
+
+    def create_from_json(self, raw: bytes) -> FaxRow:
+        """Resend or forward a stored fax (ringcentral-api.md §3).
+
+        Without ``to`` (resend): allowed only when the original's status is
+        ``SendingFailed``; goes to the recipients that failed. With ``to`` (forward):
+        allowed once the original is no longer ``Queued``. Otherwise 406 MSG-343.
+        """
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError(400, "CMN-103", "JSON can't be parsed.") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "CMN-103", "JSON can't be parsed.")
+        raw_id = body.get("originalMessageId")
+        if raw_id is None or isinstance(raw_id, bool):
+            raise cmn101("originalMessageId")
+        try:
+            original_id = int(str(raw_id).strip())
+        except ValueError:
+            raise cmn101("originalMessageId", str(raw_id)) from None
+        original = self.store.get_fax(original_id)
+        if original is None or original.availability == "Purged":
+            raise cmn102("originalMessageId", str(raw_id))
+        now = self.clock.now()
+        states = [recipient_state(r, now, original.deleted_at) for r in original.recipients]
+        aggregate = aggregate_status([s for s, _, _ in states])
+        forward = body.get("to") not in (None, [])
+        not_allowed = ApiError(
+            406, "MSG-343", "Fax resend is not allowed for message in current state"
+        )
+        if aggregate == "Queued" or original.availability != "Alive":
+            raise not_allowed
+        if forward:
+            request = self._build_request({"to": body["to"]}, {}, from_fields=False)
+        else:
+            if aggregate != "SendingFailed":
+                raise not_allowed
+            request = _Request(
+                to=[
+                    (r.phone_number, r.name)
+                    for r, (s, _, _) in zip(original.recipients, states, strict=False)
+                    if s == "SendingFailed"
+                ],
+                resolution="High",
+                send_time=None,
+                iso_code=None,
+                cover_index=None,
+                cover_text=None,
+            )
+        common = self._common({"sendTime": body.get("sendTime")}, self.config.strict)
+        request.send_time = common["send_time"]
+        request.resolution = original.fax_resolution
+        request.iso_code = original.iso_code
+        request.cover_index = original.cover_index
+        request.cover_text = original.cover_page_text
+        incoming = self.store.new_incoming_dir()
+        try:
+            uploads = []
+            for i, att in enumerate(original.attachments):
+                copy = incoming / f"{i:04d}"
+                shutil.copyfile(self.store.path_of(att), copy)
+                uploads.append(_Upload(att.filename, att.content_type, att.size, copy))
+            attempts = {r.phone_number: r.attempt for r in original.recipients}
+            return self._store_fax(request, uploads, "resend", original=original, attempts=attempts)
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def message_uri(self, base: str, fax_id: int) -> str:
+        """Canonical message-store URI of a fax."""
+        cfg = self.config
+        return (
+            f"{base}/restapi/v1.0/account/{cfg.account_id}/extension/{cfg.extension_id}"
+            f"/message-store/{fax_id}"
+        )
+
+    def render(self, row: FaxRow, base: str, *, store_style: bool) -> dict[str, Any]:
+        """``FaxResponse`` (``store_style=False``) or message-store record JSON."""
+        now = self.clock.now()
+        uri = self.message_uri(base, row.id)
+        to = []
+        statuses = []
+        last = row.creation
+        any_sent = False
+        for r in row.recipients:
+            status, code, when = recipient_state(r, now, row.deleted_at)
+            statuses.append(status)
+            if when is not None:
+                last = max(last, when)
+            any_sent = any_sent or status in ("Sent", "Delivered")
+            item: dict[str, Any] = {"recipientId": str(r.id), "phoneNumber": r.phone_number}
+            if r.name:
+                item["name"] = r.name
+            item["messageStatus"] = status
+            if code:
+                item["faxErrorCode"] = code
+            to.append(item)
+        aggregate = aggregate_status(statuses)
+        if row.deleted_at is not None:
+            last = max(last, row.deleted_at)
+        attachments = []
+        for att in row.attachments:
+            a: dict[str, Any] = {
+                "id": att.id,
+                "uri": f"{uri}/content/{att.id}",
+                "type": "SourceDocument",
+                "contentType": att.content_type,
+            }
+            if att.filename is not None:
+                a["fileName" if store_style else "filename"] = att.filename
+            a["size"] = att.size
+            attachments.append(a)
+        out: dict[str, Any] = {"uri": uri, "id": row.id}
+        if store_style:
+            out["extensionId"] = self.config.extension_id
+        out["to"] = to
+        out["from"] = {"phoneNumber": self.config.from_number, "name": self.config.owner_name}
+        out.update(
+            {
+                "type": "Fax",
+                "creationTime": format_time(row.creation),
+                "readStatus": row.read_status,
+                "priority": "Normal",
+                "attachments": attachments,
+                "direction": row.direction,
+                "availability": row.availability,
+                "messageStatus": aggregate,
+                "faxResolution": row.fax_resolution,
+            }
+        )
+        if aggregate == "Queued":
+            out["faxPageCount"] = 0
+        elif any_sent:
+            out["faxPageCount"] = row.page_count
+        out["lastModifiedTime"] = format_time(last)
+        if row.cover_index is not None:
+            out["coverIndex"] = row.cover_index
+        if row.cover_page_text is not None:
+            out["coverPageText"] = row.cover_page_text
+        return out
+
+    def get(self, fax_id_text: str) -> FaxRow:
+        """A visible (not purged) fax by its path id, or 404 CMN-102."""
+        try:
+            fax_id = int(fax_id_text)
+        except ValueError:
+            raise cmn102("messageId", fax_id_text) from None
+        row = self.store.get_fax(fax_id)
+        if row is None or row.availability == "Purged":
+            raise cmn102("messageId", fax_id_text)
+        return row
+
+
+def recipient_state(
+    r: RecipientRow, now: float, deleted_at: float | None
+) -> tuple[str, str | None, float | None]:
+    """``(messageStatus, faxErrorCode, time of the last change)`` of one recipient at ``now``."""
+    t = now if deleted_at is None else min(now, deleted_at)
+    if t < r.done_at:
+        return "Queued", None, None
+    if r.outcome == "SendingFailed":
+        return "SendingFailed", r.error_code, r.done_at
+    if r.delivered_at is not None and t >= r.delivered_at:
+        return "Delivered", None, r.delivered_at
+    return "Sent", None, r.done_at
+
+
+def aggregate_status(statuses: Iterable[str]) -> str:
+    """§4.2: any Queued -> Queued; any SendingFailed -> SendingFailed; all Delivered ->
+    Delivered; otherwise Sent."""
+    values = list(statuses)
+    if not values or "Queued" in values:
+        return "Queued"
+    if "SendingFailed" in values:
+        return "SendingFailed"
+    if all(v == "Delivered" for v in values):
+        return "Delivered"
+    return "Sent"
+
+
+def iter_file(path: Path, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    """Stream a file in chunks."""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            if not chunk:
+                return
+            yield chunk

@@ -1,0 +1,482 @@
+"""Durable storage: SQLite (WAL) for records, files under ``attachments/`` for documents.
+
+Layout of a data directory::
+
+    emulator.sqlite3           faxes, recipients, attachments, tokens, id counter
+    attachments/<fax id>/<attachment id>
+    incoming/<uuid>/...        uploads in progress (removed on start)
+
+A fax becomes visible only when its rows are committed, and its files are moved into
+``attachments/<fax id>/`` *before* that commit; on start, ``incoming/`` and any
+``attachments/<fax id>`` directory without a committed fax row are removed. So a crash
+mid-upload leaves no half-stored fax.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["AttachmentRow", "FaxRow", "RecipientRow", "Store", "TokenRow"]
+
+FIRST_ID = 3_000_000_000_001
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS faxes (
+    id INTEGER PRIMARY KEY,
+    creation REAL NOT NULL,
+    direction TEXT NOT NULL,
+    read_status TEXT NOT NULL,
+    availability TEXT NOT NULL,
+    fax_resolution TEXT NOT NULL,
+    cover_index INTEGER,
+    cover_page_text TEXT,
+    iso_code TEXT,
+    send_time REAL,
+    page_count INTEGER NOT NULL,
+    original_id INTEGER,
+    deleted_at REAL,
+    wire_format TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS faxes_creation ON faxes (creation, id);
+CREATE TABLE IF NOT EXISTS recipients (
+    id INTEGER PRIMARY KEY,
+    fax_id INTEGER NOT NULL REFERENCES faxes (id),
+    position INTEGER NOT NULL,
+    phone_number TEXT NOT NULL,
+    name TEXT,
+    ready_at REAL NOT NULL,
+    done_at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    error_code TEXT,
+    delivered_at REAL,
+    attempt INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recipients_fax ON recipients (fax_id, position);
+CREATE TABLE IF NOT EXISTS attachments (
+    id INTEGER PRIMARY KEY,
+    fax_id INTEGER NOT NULL REFERENCES faxes (id),
+    position INTEGER NOT NULL,
+    filename TEXT,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    pages INTEGER NOT NULL,
+    path TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attachments_fax ON attachments (fax_id, position);
+CREATE TABLE IF NOT EXISTS tokens (
+    access_token TEXT PRIMARY KEY,
+    refresh_token TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    issued_at REAL NOT NULL,
+    access_expires REAL NOT NULL,
+    refresh_expires REAL NOT NULL,
+    access_valid INTEGER NOT NULL,
+    refresh_valid INTEGER NOT NULL,
+    refreshed_at REAL,
+    successor TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class RecipientRow:
+    """One recipient of a fax and its precomputed fate (see ``_faxes.recipient_status``)."""
+
+    id: int
+    phone_number: str
+    name: str | None
+    ready_at: float
+    done_at: float
+    outcome: str  # "Sent" or "SendingFailed"
+    error_code: str | None
+    delivered_at: float | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    """One stored document of a fax."""
+
+    id: int
+    filename: str | None
+    content_type: str
+    size: int
+    pages: int
+    path: str  # relative to the data directory
+
+
+@dataclass(frozen=True)
+class FaxRow:
+    """A stored fax message."""
+
+    id: int
+    creation: float
+    direction: str
+    read_status: str
+    availability: str
+    fax_resolution: str
+    cover_index: int | None
+    cover_page_text: str | None
+    iso_code: str | None
+    send_time: float | None
+    page_count: int
+    original_id: int | None
+    deleted_at: float | None
+    wire_format: str
+    recipients: tuple[RecipientRow, ...] = field(default=())
+    attachments: tuple[AttachmentRow, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """An issued access/refresh token pair."""
+
+    access_token: str
+    refresh_token: str
+    session_id: str
+    client_id: str
+    issued_at: float
+    access_expires: float
+    refresh_expires: float
+    access_valid: bool
+    refresh_valid: bool
+    refreshed_at: float | None
+    successor: str | None
+
+
+class Store:
+    """Thread-safe durable store on one SQLite connection (WAL) guarded by a lock."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.data_dir = Path(data_dir)
+        self.attachments_dir = self.data_dir / "attachments"
+        self.incoming_dir = self.data_dir / "incoming"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.attachments_dir.mkdir(exist_ok=True)
+        shutil.rmtree(self.incoming_dir, ignore_errors=True)
+        self.incoming_dir.mkdir()
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.data_dir / "emulator.sqlite3", check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(_SCHEMA)
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_id', ?)", (str(FIRST_ID),)
+            )
+        self._remove_orphans()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    def _remove_orphans(self) -> None:
+        with self._lock:
+            known = {row[0] for row in self._db.execute("SELECT id FROM faxes")}
+        for entry in self.attachments_dir.iterdir():
+            if not entry.name.isdigit() or int(entry.name) not in known:
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+
+    def new_incoming_dir(self) -> Path:
+        """A fresh directory for one upload in progress (under ``incoming/``)."""
+        path = self.incoming_dir / uuid.uuid4().hex
+        path.mkdir()
+        return path
+
+    def allocate_ids(self, count: int) -> list[int]:
+        """Reserve ``count`` new, ever-increasing ids (committed immediately)."""
+        with self._tx() as db:
+            (value,) = db.execute("SELECT value FROM meta WHERE key = 'next_id'").fetchone()
+            first = int(value)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'next_id'", (str(first + count),))
+        return list(range(first, first + count))
+
+    def path_of(self, attachment: AttachmentRow) -> Path:
+        """Absolute path of a stored attachment."""
+        return self.data_dir / attachment.path
+
+    # -- faxes ------------------------------------------------------------------------------
+
+    def insert_fax(self, fax: FaxRow, files: Sequence[Path]) -> None:
+        """Store ``fax``: move ``files`` (one per attachment, same order) into place, then
+        commit the rows. If anything fails before the commit, nothing is visible."""
+        if len(files) != len(fax.attachments):
+            raise ValueError("one file per attachment expected")
+        target = self.attachments_dir / str(fax.id)
+        target.mkdir(parents=True, exist_ok=False)
+        try:
+            for src, att in zip(files, fax.attachments, strict=False):
+                os.replace(src, self.data_dir / att.path)
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO faxes (id, creation, direction, read_status, availability,"
+                    " fax_resolution, cover_index, cover_page_text, iso_code, send_time,"
+                    " page_count, original_id, deleted_at, wire_format)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        fax.id,
+                        fax.creation,
+                        fax.direction,
+                        fax.read_status,
+                        fax.availability,
+                        fax.fax_resolution,
+                        fax.cover_index,
+                        fax.cover_page_text,
+                        fax.iso_code,
+                        fax.send_time,
+                        fax.page_count,
+                        fax.original_id,
+                        fax.deleted_at,
+                        fax.wire_format,
+                    ),
+                )
+                for pos, r in enumerate(fax.recipients):
+                    db.execute(
+                        "INSERT INTO recipients (id, fax_id, position, phone_number, name,"
+                        " ready_at, done_at, outcome, error_code, delivered_at, attempt)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            r.id,
+                            fax.id,
+                            pos,
+                            r.phone_number,
+                            r.name,
+                            r.ready_at,
+                            r.done_at,
+                            r.outcome,
+                            r.error_code,
+                            r.delivered_at,
+                            r.attempt,
+                        ),
+                    )
+                for pos, a in enumerate(fax.attachments):
+                    db.execute(
+                        "INSERT INTO attachments (id, fax_id, position, filename, content_type,"
+                        " size, pages, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (a.id, fax.id, pos, a.filename, a.content_type, a.size, a.pages, a.path),
+                    )
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+
+    def _load(self, db: sqlite3.Connection, row: tuple[object, ...]) -> FaxRow:
+        fax_id = int(row[0])  # type: ignore[call-overload]
+        recips = tuple(
+            RecipientRow(*r)
+            for r in db.execute(
+                "SELECT id, phone_number, name, ready_at, done_at, outcome, error_code,"
+                " delivered_at, attempt FROM recipients WHERE fax_id = ? ORDER BY position",
+                (fax_id,),
+            )
+        )
+        atts = tuple(
+            AttachmentRow(*a)
+            for a in db.execute(
+                "SELECT id, filename, content_type, size, pages, path FROM attachments"
+                " WHERE fax_id = ? ORDER BY position",
+                (fax_id,),
+            )
+        )
+        return FaxRow(*row[:14], recips, atts)  # type: ignore[arg-type, call-arg]
+
+    _COLUMNS = (
+        "id, creation, direction, read_status, availability, fax_resolution, cover_index,"
+        " cover_page_text, iso_code, send_time, page_count, original_id, deleted_at, wire_format"
+    )
+
+    def get_fax(self, fax_id: int) -> FaxRow | None:
+        """The fax with this id (also deleted ones), or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._COLUMNS} FROM faxes WHERE id = ?", (fax_id,)
+            ).fetchone()
+            return None if row is None else self._load(self._db, row)
+
+    def list_faxes(
+        self,
+        *,
+        date_from: float,
+        date_to: float,
+        direction: str | None = None,
+        availability: Sequence[str] = ("Alive", "Deleted"),
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[int, list[FaxRow]]:
+        """``(total, page)`` of faxes created in ``[date_from, date_to)``, newest first."""
+        where = ["creation >= ?", "creation < ?"]
+        args: list[object] = [date_from, date_to]
+        if direction is not None:
+            where.append("direction = ?")
+            args.append(direction)
+        where.append(f"availability IN ({', '.join('?' for _ in availability)})")
+        args.extend(availability)
+        cond = " AND ".join(where)
+        with self._lock:
+            (total,) = self._db.execute(f"SELECT COUNT(*) FROM faxes WHERE {cond}", args).fetchone()
+            rows = self._db.execute(
+                f"SELECT {self._COLUMNS} FROM faxes WHERE {cond}"
+                " ORDER BY creation DESC, id DESC LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+            return int(total), [self._load(self._db, r) for r in rows]
+
+    def all_faxes(self) -> list[FaxRow]:
+        """Every stored fax, oldest first (for tests and inspection)."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {self._COLUMNS} FROM faxes ORDER BY id").fetchall()
+            return [self._load(self._db, r) for r in rows]
+
+    def count_faxes(self) -> int:
+        """Number of stored faxes (any availability)."""
+        with self._lock:
+            (n,) = self._db.execute("SELECT COUNT(*) FROM faxes").fetchone()
+            return int(n)
+
+    def set_availability(self, fax_id: int, availability: str, now: float) -> None:
+        """Mark a fax ``Deleted`` or ``Purged`` (its files are removed when purged)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE faxes SET availability = ?, deleted_at = COALESCE(deleted_at, ?)"
+                " WHERE id = ?",
+                (availability, now, fax_id),
+            )
+        if availability == "Purged":
+            shutil.rmtree(self.attachments_dir / str(fax_id), ignore_errors=True)
+
+    def update_fax(
+        self, fax_id: int, *, read_status: str | None = None, availability: str | None = None
+    ) -> None:
+        """Change ``readStatus`` and/or restore ``availability`` (PUT/PATCH message-store)."""
+        with self._tx() as db:
+            if read_status is not None:
+                db.execute("UPDATE faxes SET read_status = ? WHERE id = ?", (read_status, fax_id))
+            if availability is not None:
+                db.execute(
+                    "UPDATE faxes SET availability = ?, deleted_at = NULL WHERE id = ?",
+                    (availability, fax_id),
+                )
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    _TOKEN_COLUMNS = (
+        "access_token, refresh_token, session_id, client_id, issued_at, access_expires,"
+        " refresh_expires, access_valid, refresh_valid, refreshed_at, successor"
+    )
+
+    def _token(self, row: tuple[object, ...] | None) -> TokenRow | None:
+        if row is None:
+            return None
+        values = list(row)
+        values[7] = bool(values[7])
+        values[8] = bool(values[8])
+        return TokenRow(*values)  # type: ignore[arg-type]
+
+    def insert_token(self, token: TokenRow) -> None:
+        """Store a newly issued token pair."""
+        with self._tx() as db:
+            db.execute(
+                f"INSERT INTO tokens ({self._TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    token.access_token,
+                    token.refresh_token,
+                    token.session_id,
+                    token.client_id,
+                    token.issued_at,
+                    token.access_expires,
+                    token.refresh_expires,
+                    int(token.access_valid),
+                    int(token.refresh_valid),
+                    token.refreshed_at,
+                    token.successor,
+                ),
+            )
+
+    def token_by_access(self, access_token: str) -> TokenRow | None:
+        """Look a token pair up by its access token."""
+        with self._lock:
+            return self._token(
+                self._db.execute(
+                    f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE access_token = ?",
+                    (access_token,),
+                ).fetchone()
+            )
+
+    def token_by_refresh(self, refresh_token: str) -> TokenRow | None:
+        """Look a token pair up by its refresh token."""
+        with self._lock:
+            return self._token(
+                self._db.execute(
+                    f"SELECT {self._TOKEN_COLUMNS} FROM tokens WHERE refresh_token = ?",
+                    (refresh_token,),
+                ).fetchone()
+            )
+
+    def rotate_token(self, old: TokenRow, new: TokenRow, now: float) -> None:
+        """Record that ``old`` was refreshed into ``new``: the old access token dies at once."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE tokens SET access_valid = 0, refreshed_at = ?, successor = ?"
+                " WHERE access_token = ?",
+                (now, new.access_token, old.access_token),
+            )
+            db.execute(
+                f"INSERT INTO tokens ({self._TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    new.access_token,
+                    new.refresh_token,
+                    new.session_id,
+                    new.client_id,
+                    new.issued_at,
+                    new.access_expires,
+                    new.refresh_expires,
+                    1,
+                    1,
+                    None,
+                    None,
+                ),
+            )
+
+    def revoke_session(self, session_id: str) -> None:
+        """Kill every token of a session."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE tokens SET access_valid = 0, refresh_valid = 0, successor = NULL"
+                " WHERE session_id = ?",
+                (session_id,),
+            )
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store lock (to make a read-modify-write sequence atomic)."""
+        with self._lock:
+            yield
