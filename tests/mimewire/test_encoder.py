@@ -1,0 +1,337 @@
+"""The sans-I/O Encoder: framing bytes, event order, codecs, golden RingCentral examples."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import quopri
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mimewire import (
+    Encoder,
+    MultipartBody,
+    MultipartEnd,
+    Part,
+    PartData,
+    PartEnd,
+    PartStart,
+    UsageError,
+)
+from mimewire._state import State
+
+try:  # tests/ is on sys.path (rootdir conftest, no tests/__init__.py)
+    from strategies import MultipartSpec, bodies, chunkings, multipart_spec
+except ModuleNotFoundError:  # pragma: no cover - run as the `tests` package
+    from tests.strategies import MultipartSpec, bodies, chunkings, multipart_spec
+
+API_DOC = Path("/work/shared/ringcentral-api.md")
+REPO_DOC = Path(__file__).resolve().parents[2] / "docs" / "ringcentral-api.md"
+
+
+def _encode(encoder: Encoder, events: list[object]) -> bytes:
+    return b"".join(encoder.send(e) for e in events)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def test_framing_exact_bytes() -> None:
+    enc = Encoder("b0undary")
+    out = _encode(
+        enc,
+        [
+            PartStart([("Content-Disposition", 'form-data; name="a"')]),
+            PartData(b"1"),
+            PartEnd(),
+            PartStart([("Content-Disposition", 'form-data; name="b"')]),
+            PartData(b"2\r\n"),
+            PartEnd(),
+            MultipartEnd(),
+        ],
+    )
+    assert out == (
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="a"\r\n\r\n'
+        b"1\r\n"
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="b"\r\n\r\n'
+        b"2\r\n\r\n"
+        b"--b0undary--\r\n"
+    )
+
+
+def test_preamble_epilogue_and_no_headers() -> None:
+    enc = Encoder("xyz", preamble=b"This is a preamble.", epilogue=b"trailing words")
+    out = _encode(enc, [PartStart([]), PartData(b"body"), PartEnd(), MultipartEnd()])
+    assert out == (b"This is a preamble.\r\n--xyz\r\n\r\nbody\r\n--xyz--\r\ntrailing words")
+
+
+def test_zero_parts() -> None:
+    assert _encode(Encoder("q"), [MultipartEnd()]) == b"--q--\r\n"
+    assert _encode(Encoder("q", preamble=b"p"), [MultipartEnd()]) == b"p\r\n--q--\r\n"
+
+
+def test_generated_boundary_is_fresh_and_valid() -> None:
+    a, b = Encoder(), Encoder()
+    assert a.boundary != b.boundary
+    assert len(a.boundary) >= 32
+
+
+def test_identity_data_is_not_copied() -> None:
+    enc = Encoder("b")
+    enc.send(PartStart([("Content-Transfer-Encoding", "binary")]))
+    payload = b"x" * 100_000
+    assert enc.send(PartData(payload)) is payload
+
+
+def test_bad_preamble_type() -> None:
+    with pytest.raises(UsageError, match="preamble must be bytes, not str"):
+        Encoder("b", preamble="text")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- event order
+
+
+@pytest.mark.parametrize(
+    ("prefix", "event", "message"),
+    [
+        ([], PartData(b"x"), "cannot send PartData while between parts"),
+        ([], PartEnd(), "cannot send PartEnd while between parts"),
+        ([PartStart([])], PartStart([]), "cannot send PartStart while in a part"),
+        ([PartStart([])], MultipartEnd(), "cannot send MultipartEnd while in a part"),
+        ([MultipartEnd()], PartStart([]), "cannot send PartStart while done"),
+        ([MultipartEnd()], MultipartEnd(), "cannot send MultipartEnd while done"),
+    ],
+)
+def test_misordered_events(prefix: list[object], event: object, message: str) -> None:
+    enc = Encoder("b")
+    _encode(enc, prefix)
+    state = enc.state
+    with pytest.raises(UsageError, match=message):
+        enc.send(event)  # type: ignore[arg-type]
+    assert enc.state is state  # a refused event changes nothing
+
+
+def test_state_progression() -> None:
+    enc = Encoder("b")
+    assert enc.state is State.BETWEEN_PARTS
+    enc.send(PartStart([]))
+    assert enc.state is State.IN_PART
+    enc.send(PartEnd())
+    enc.send(MultipartEnd())
+    assert enc.state is State.DONE
+
+
+# --------------------------------------------------------------------------- headers
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("X-Test", "a\r\nInjected: 1", "header 'X-Test' value contains CR at index 1"),
+        ("X-Test", "a\nb", "header 'X-Test' value contains LF at index 1"),
+        ("X-Test", "a\0b", "header 'X-Test' value contains NUL at index 1"),
+        ("Bad Name", "v", "header name 'Bad Name' contains SPACE at index 3"),
+        ("X:Y", "v", "header name 'X:Y' contains"),
+        ("", "v", "header name is empty"),
+    ],
+)
+def test_header_injection_refused(name: str, value: str, message: str) -> None:
+    enc = Encoder("b")
+    with pytest.raises(UsageError, match=message):
+        enc.send(PartStart([(name, value)]))
+    assert enc.state is State.BETWEEN_PARTS
+
+
+def test_unknown_transfer_encoding() -> None:
+    with pytest.raises(UsageError, match="unknown Content-Transfer-Encoding 'x-gzip'"):
+        Encoder("b").send(PartStart([("Content-Transfer-Encoding", "x-gzip")]))
+
+
+def test_non_ascii_header_value_is_utf8() -> None:
+    out = Encoder("b").send(PartStart([("Content-Disposition", 'form-data; name="résumé"')]))
+    assert 'name="résumé"'.encode() in out
+
+
+# --------------------------------------------------------------------------- codecs
+
+
+def _part_body(cte: str, chunks: list[bytes]) -> bytes:
+    enc = Encoder("b")
+    head = enc.send(PartStart([("Content-Transfer-Encoding", cte)]))
+    out = b"".join(enc.send(PartData(c)) for c in chunks) + enc.send(PartEnd())
+    assert head.endswith(b"\r\n\r\n")
+    return out
+
+
+@given(st.data())
+def test_base64_incremental_equals_one_shot(data: st.DataObject) -> None:
+    raw = data.draw(bodies(max_size=600))
+    chunks = data.draw(chunkings(raw))
+    out = _part_body("base64", chunks)
+    assert out == _part_body("base64", [raw])
+    assert base64.b64decode(out.replace(b"\r\n", b"")) == raw
+    lines = out.split(b"\r\n")
+    assert all(len(line) <= 76 for line in lines)
+    assert not out.endswith(b"\r\n")
+    assert out == binascii.b2a_base64(raw, newline=False) if len(raw) <= 57 else True
+
+
+@given(st.data())
+def test_quoted_printable_incremental_equals_one_shot(data: st.DataObject) -> None:
+    raw = data.draw(bodies(max_size=600))
+    chunks = data.draw(chunkings(raw))
+    out = _part_body("quoted-printable", chunks)
+    assert out == _part_body("Quoted-Printable", [raw])
+    assert quopri.decodestring(out) == raw
+    assert all(len(line) <= 76 for line in out.split(b"\r\n"))
+
+
+def test_seven_bit_rejects_8bit_bytes() -> None:
+    enc = Encoder("b")
+    enc.send(PartStart([("Content-Transfer-Encoding", "7bit")]))
+    enc.send(PartData(b"plain ascii\r\n"))
+    with pytest.raises(UsageError, match=r"0x[eE]9"):
+        enc.send(PartData(b"caf\xe9"))
+
+
+def test_seven_bit_rejects_long_line() -> None:
+    enc = Encoder("b")
+    enc.send(PartStart([("Content-Transfer-Encoding", "7bit")]))
+    with pytest.raises(UsageError, match="998"):
+        enc.send(PartData(b"a" * 999))
+        enc.send(PartEnd())
+
+
+# --------------------------------------------------------------------------- vs MultipartBody
+
+
+def _events_for(body: MultipartBody) -> list[object]:
+    events: list[object] = []
+    for part in body.parts:
+        events.append(PartStart(part.headers_for(body.subtype)))
+        raw = part._source
+        assert isinstance(raw, (bytes, MultipartBody))
+        events.append(PartData(raw.to_bytes() if isinstance(raw, MultipartBody) else raw))
+        events.append(PartEnd())
+    events.append(MultipartEnd())
+    return events
+
+
+def has_controls(value: str | None) -> bool:
+    return value is not None and any((c < " " and c != "\t") or c == "\x7f" for c in value)
+
+
+def buildable(spec: MultipartSpec) -> bool:
+    """False for specs the encoder refuses on purpose: control characters in a name or
+    filename of a non-form-data part (RFC 2183 quoted-strings cannot carry them)."""
+    for part in spec.parts:
+        if isinstance(part.body, MultipartSpec):
+            if not buildable(part.body):
+                return False
+        elif spec.subtype != "form-data" and (
+            has_controls(part.name) or has_controls(part.filename)
+        ):
+            return False
+    return True
+
+
+@given(multipart_spec(max_depth=1).filter(buildable))
+def test_encoder_and_multipart_body_agree(spec: MultipartSpec) -> None:
+    body = spec.build()
+    enc = Encoder(body.boundary, preamble=body.preamble, epilogue=body.epilogue)
+    assert _encode(enc, _events_for(body)) == body.to_bytes()
+
+
+# --------------------------------------------------------------------------- golden bytes
+
+
+def _api_doc() -> str:
+    for path in (REPO_DOC, API_DOC):
+        if path.exists():
+            return path.read_text(encoding="utf-8")
+    pytest.skip("ringcentral-api.md not available")
+
+
+def _golden(section: str) -> bytes:
+    """The body of the ```http example in ``section``, with CRLF line ends."""
+    text = _api_doc()
+    sec = text[text.index(section) :]
+    block = sec[sec.index("```http\n") + len("```http\n") :]
+    block = block[: block.index("\n```")]
+    lines = block.split("\n")
+    blank = lines.index("")  # end of the HTTP request headers
+    return ("\r\n".join(lines[blank + 1 :]) + "\r\n").encode("utf-8")
+
+
+GOLDEN_24 = [
+    ("coverPageText", "", "8bit"),
+    ("coverIndex", "2", "8bit"),
+    ("faxResolution", "High", "8bit"),
+    ("sendTime", "2030-03-19T08:00:00.000Z", "8bit"),
+    ("isoCode", "UK", "8bit"),
+    ("to", "18005554567", "8bit"),
+    ("to", "18005554568", "8bit"),
+    ("attachment", "attachment0", "binary"),
+    ("attachment", "attachment1", "binary"),
+]
+
+
+def test_golden_form_data_field_style_section_2_4() -> None:
+    expected = _golden("### 2.4 Wire format A")
+    parts = [
+        Part(
+            value,
+            name=name,
+            filename="",
+            headers=[("Content-Transfer-Encoding", cte), ("Content-Type", "text/plain")],
+        )
+        for name, value, cte in GOLDEN_24
+    ]
+    body = MultipartBody(parts, boundary="Boundary_14_2952358_1361963763144")
+    assert body.to_bytes() == expected
+    assert body.content_length == len(expected)
+    # The same bytes from the sans-I/O encoder.
+    enc = Encoder("Boundary_14_2952358_1361963763144")
+    events: list[object] = []
+    for name, value, cte in GOLDEN_24:
+        events += [
+            PartStart(
+                [
+                    ("Content-Disposition", f'form-data; name="{name}"; filename=""'),
+                    ("Content-Transfer-Encoding", cte),
+                    ("Content-Type", "text/plain"),
+                ]
+            ),
+            PartData(value.encode()),
+            PartEnd(),
+        ]
+    assert _encode(enc, [*events, MultipartEnd()]) == expected
+
+
+GOLDEN_26_JSON = (
+    b'{"to":[{"phoneNumber":"18005554567"}],\r\n'
+    b' "faxResolution":"High",\r\n'
+    b' "sendTime":"2013-02-26T09:31:20.882Z"}\r\n'
+)
+
+
+def test_golden_multipart_mixed_section_2_6() -> None:
+    expected = _golden("### 2.6 Wire format C")
+    body = MultipartBody(
+        [
+            Part(GOLDEN_26_JSON, content_type="application/json"),
+            Part(b"Hello, World!\r\n", filename="fax.txt"),
+        ],
+        subtype="mixed",
+        boundary="Boundary_1_14413901_1361871080888",
+    )
+    assert body.to_bytes() == expected
+    assert body.headers == {
+        "Content-Type": "multipart/mixed; boundary=Boundary_1_14413901_1361871080888",
+        "Content-Length": str(len(expected)),
+    }
