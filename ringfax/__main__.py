@@ -1,0 +1,9 @@
+"""``python -m ringfax``: the same command line as the ``ringfax`` console script."""
+
+from __future__ import annotations
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())
