@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
 __all__ = [
     "NEED_DATA",
@@ -139,5 +139,5 @@ class NeedData(enum.Enum):
 NEED_DATA: Literal[NeedData.NEED_DATA] = NeedData.NEED_DATA
 """Returned by :meth:`Decoder.next_event` when more input is needed."""
 
-Event = Union[PartStart, PartData, PartEnd, MultipartEnd]
+Event = PartStart | PartData | PartEnd | MultipartEnd
 """Any multipart event."""
