@@ -499,8 +499,8 @@ def _qp_token_cut(tail: bytes) -> tuple[int, bool]:
     splitting cannot change how :func:`binascii.a2b_qp` decodes it: before the first
     incomplete ``=`` escape. The flag is true when that escape is ``=\r`` followed by more
     bytes: a2b_qp then skips everything up to the next LF, so the rest can be dropped."""
-    i = 0
     n = len(tail)
+    i = 0 if b"=\r" in tail else _qp_boundary_near_end(tail)
     while True:
         eq = tail.find(b"=", i)
         if eq < 0:
@@ -516,6 +516,21 @@ def _qp_token_cut(tail: bytes) -> tuple[int, bool]:
             return eq, False
         else:
             i = eq + 3 if _is_hex(nxt) and _is_hex(tail[eq + 2]) else eq + 1
+
+
+def _qp_boundary_near_end(tail: bytes) -> int:
+    """A token boundary close to the end of ``tail`` (which starts at one).
+
+    Tokens are at most three bytes and start with ``=``, so a position whose two preceding
+    bytes are both not ``=`` cannot be inside a token. Looking only at the last 64 bytes keeps
+    the forward scan of :func:`_qp_token_cut` short on escape-dense lines (``=0D=0A...``);
+    a line of nothing but ``=`` falls back to the start.
+    """
+    n = len(tail)
+    for j in range(n, max(n - 64, 2) - 1, -1):
+        if tail[j - 1] != 0x3D and tail[j - 2] != 0x3D:
+            return j
+    return 0
 
 
 def _is_hex(byte: int) -> bool:
