@@ -132,6 +132,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ringfax-emulator"
     sys_version = ""
+    # Responses are written in several small pieces; with Nagle on, each one waits for the
+    # client's delayed ACK (~40 ms per request).
+    disable_nagle_algorithm = True
 
     def version_string(self) -> str:
         return self.server_version
