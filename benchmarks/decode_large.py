@@ -1,0 +1,47 @@
+"""Decode one large part fed in 64 KiB chunks (generated in memory in the child)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import _decoders
+from ._cases import Case, Lib, Sizes, human_size
+from ._common import large_part_chunks
+
+_NOTES = (
+    "The body is a list of 64 KiB chunks referencing one random payload without '-' (so no "
+    "near-miss delimiters); 'iterate chunks' is the cost of the Python loop alone. aiohttp "
+    "reads an aiohttp.StreamReader fed with flow control. parse() yields a part once it is "
+    "complete, spooling bodies above 1 MiB to a temporary file (the benchmark reads it "
+    "back); the Decoder streams."
+)
+
+
+def cases(s: Sizes) -> list[Case]:
+    libs = tuple(
+        Lib(lib.name, lib.role, lib.baseline, s.email_max, lib.note)
+        if lib.max_work is not None
+        else lib
+        for lib in _decoders.LIBS
+    )
+    return [
+        Case(
+            id=f"decode-large-{human_size(size)}",
+            title=f"Decode one {human_size(size)} part fed in 64 KiB chunks",
+            module=__name__,
+            unit="MB/s",
+            work=size,
+            libs=libs,
+            params={"size": size},
+            time_limit=max(s.time_limit, 120.0),
+            notes=_NOTES,
+        )
+        for size in s.large
+    ]
+
+
+def prepare(lib: str, variant: str, params: dict[str, Any]) -> Callable[[], int]:
+    size = int(params["size"])
+    chunks = large_part_chunks(size)
+    return _decoders.checked(lib, chunks, ["file"], 1, size)

@@ -1,0 +1,128 @@
+"""The benchmark harness runs end to end on tiny sizes and writes its report.
+
+Checks that the report is produced with the expected cases, rows and columns -- never speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED_CASES = {
+    "encode-large-1MiB",
+    "encode-many",
+    "encode-codecs",
+    "decode-large-1MiB",
+    "decode-many",
+    "decode-adversarial-1MiB",
+    "ringfax-send-200000B",
+}
+COLUMNS = "| library | MB/s median [min–max] | time s | × baseline | × best peer | peak RSS MiB |"
+
+
+def _run(
+    out: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--tiny", "--jobs", "2", "--out", str(out), *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_tiny_run_writes_report(tmp_path: Path) -> None:
+    chart = _has_matplotlib()
+    proc = _run(tmp_path, *([] if chart else ["--no-chart"]))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    md = (tmp_path / "latest-tiny.md").read_text(encoding="utf-8")
+    report = json.loads((tmp_path / "latest-tiny.json").read_text(encoding="utf-8"))
+
+    assert report["mode"] == "tiny"
+    machine = report["machine"]
+    assert machine["cores"] and machine["cpu"] and machine["python"]
+    assert f"{machine['cores']} cores" in md and machine["python"] in md
+    assert "mode `tiny`" in md
+    assert proc.stdout.strip().startswith("# mimewire / ringfax benchmarks")
+
+    ids = {c["id"] for c in report["cases"]}
+    assert ids == EXPECTED_CASES
+    for case in report["cases"]:
+        assert f"`{case['id']}`" in md
+        assert case["unit"] in ("MB/s", "parts/s")
+        assert case["rows"], case["id"]
+        for row in case["rows"]:
+            assert row["status"] in ("ok", "skipped", "error", "timeout"), row
+            if row["status"] == "ok":
+                assert row["median"] > 0 and row["min"] <= row["median"] <= row["max"]
+                assert row["rss_peak_mib"] > 0
+            else:
+                assert row["reason"] or row["status"] == "timeout"
+            name = row["lib"] + (f" [{row['variant']}]" if row["variant"] else "")
+            assert name in md
+        # baselines are measured with the standard library only: they must always work
+        for row in case["rows"]:
+            if row["role"] == "baseline":
+                assert row["status"] == "ok", row
+    assert COLUMNS in md
+    assert COLUMNS.replace("MB/s", "parts/s") in md
+
+    adv = next(c for c in report["cases"] if c["id"].startswith("decode-adversarial"))
+    assert {r["variant"] for r in adv["rows"]} == {"benign", "adversarial"}
+    assert "baseline: bytes.find(delimiter)" in adv["slowdown"]
+    assert "Adversarial / benign time" in md
+
+    verdicts = {t["target"]: t["verdict"] for t in report["targets"]}
+    assert len(verdicts) == 9
+    assert set(verdicts.values()) <= {"MET", "MISSED", "N/A"}
+    assert "## Targets" in md
+    if chart:
+        png = (tmp_path / "latest-tiny.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_missing_peer_is_skipped_not_fatal(tmp_path: Path) -> None:
+    proc = _run(
+        tmp_path,
+        "--only",
+        "encode-many",
+        "--no-chart",
+        env={"MIMEWIRE_BENCH_BLOCK": "httpx,requests_toolbelt"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "latest-tiny-partial.json").read_text(encoding="utf-8"))
+    [case] = report["cases"]
+    rows = {r["lib"]: r for r in case["rows"]}
+    for lib in ("httpx MultipartStream", "requests-toolbelt MultipartEncoder"):
+        assert rows[lib]["status"] == "skipped"
+        assert "blocked" in rows[lib]["reason"]
+    assert rows["baseline: bare framing loop"]["status"] == "ok"
+    assert "skipped: " in (tmp_path / "latest-tiny-partial.md").read_text(encoding="utf-8")
+    assert not list(tmp_path.glob("*.png"))
+    assert not (tmp_path / "latest.md").exists()
+
+
+def test_unknown_case_is_an_error(tmp_path: Path) -> None:
+    proc = _run(tmp_path, "--only", "no-such-case")
+    assert proc.returncode == 2
+    assert "no case matches" in proc.stderr
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    proc = _run(tmp_path, "--rounds=x")
+    assert proc.returncode == 2
+    assert "--rounds" in proc.stderr
