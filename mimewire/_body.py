@@ -39,6 +39,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
+from operator import attrgetter
 from typing import IO, Any, Union
 
 from ._codecs import encoded_length, is_identity, make_encoder
@@ -149,8 +150,15 @@ class Part:
     _extra: tuple[tuple[str, str], ...] = ()
     _cte: str | None = None
     _kind: int = _MEM
-    _source: Any = None
-    _wire: bytes | None = None  # the in-memory body as sent (transfer encoding applied)
+    # ``_source`` (the body) and ``_wire`` (the in-memory body as sent, transfer encoding
+    # applied; None for streamed parts) are properties over ``_src``/``_w``: a ``str`` body
+    # on the fast path is kept as ``_ftext`` (a name-only form field) or ``_text`` and
+    # encoded to UTF-8 on first use, so MultipartBody can encode many fields in one go.
+    # (No ``__getattr__``: it would slow down every attribute access on a Part.)
+    _src: Any = None
+    _w: bytes | None = None
+    _ftext: str | None = None
+    _text: str | None = None
     _raw_length: int | None = None
     _wire_length: int | None = None
     _one_shot: _OneShot | None = None
@@ -181,14 +189,19 @@ class Part:
             and not filename_star
         ):
             # Fast path for the common field / in-memory file part.
+            self.name = name
+            if kind is str and filename is None and content_type is None:
+                self._ftext = body  # type: ignore[assignment]
+                return
             if content_type is not None:
                 if "\r" in content_type or "\n" in content_type or "\0" in content_type:
                     check_header("Content-Type", content_type)  # raises, naming the index
                 self.content_type = content_type
-            data: bytes = body.encode() if kind is str else body  # type: ignore[union-attr,assignment]
-            self.name = name
             self.filename = filename
-            self._source = self._wire = data
+            if kind is str:
+                self._text = body  # type: ignore[assignment]
+            else:
+                self._src = self._w = body  # type: ignore[assignment]
             return  # everything else keeps its class default; lengths come from len(_wire)
         self._slow = True
         self.name = name
@@ -302,6 +315,46 @@ class Part:
         else:
             self._wire_length = encoded_length(cte, raw_length)
 
+    @property
+    def _source(self) -> Any:
+        src = self._src
+        if src is None and self._kind == _MEM:
+            return self._encode_text()
+        return src
+
+    @_source.setter
+    def _source(self, value: Any) -> None:
+        self._src = value
+
+    @property
+    def _wire(self) -> bytes | None:
+        wire = self._w
+        if wire is None and self._kind == _MEM:
+            return self._encode_text()
+        return wire
+
+    @_wire.setter
+    def _wire(self, value: bytes | None) -> None:
+        self._w = value
+
+    def _encode_text(self) -> bytes:
+        """Encode a fast-path ``str`` body (``_ftext``/``_text``) as UTF-8, once."""
+        text = self._ftext
+        if text is None:
+            text = self._text
+        if type(text) is not str:
+            raise AttributeError("part has no body")  # pragma: no cover - not reachable
+        try:
+            data = text.encode()
+        except UnicodeEncodeError as exc:
+            desc = self.describe()
+            raise UsageError(
+                f"part{f' ({desc})' if desc else ''}: str body cannot be encoded with charset"
+                f" 'utf-8': {exc.reason} at index {exc.start}"
+            ) from None
+        self._src = self._w = data
+        return data
+
     def _init_file(self, f: Any) -> int | None:
         if isinstance(f, io.TextIOBase):
             raise UsageError("file object is opened in text mode; open it in binary mode ('rb')")
@@ -339,6 +392,12 @@ class Part:
     @classmethod
     def field(cls, name: str, value: str | bytes, **kw: Any) -> Part:
         """A form field: ``Part(value, name=name, **kw)`` (no Content-Type unless asked)."""
+        if type(value) is str and not kw and cls is Part:
+            # The many-fields hot path: exactly what Part(value, name=name) stores.
+            self = _new_object(cls)
+            self.name = name
+            self._ftext = value
+            return self
         return cls(value, name=name, **kw)
 
     @classmethod
@@ -485,6 +544,11 @@ def _disposition(disp: str, name: str | None, filename: str | None, part: Part) 
             rendered = render_disposition(disp, filename=filename, filename_star=part.filename_star)
             out += rendered[len(disp) :]
     return out
+
+
+_new_object = object.__new__
+_get_ftext = attrgetter("_ftext")
+_get_name = attrgetter("name")
 
 
 def _plain(value: str) -> bool:
@@ -741,9 +805,11 @@ class MultipartBody:
         if total is not None:
             self.headers["Content-Length"] = str(total)
 
-        for i, part in enumerate(self.parts):
-            if part._kind == _MEM:
+        for seg in segments:  # the streamed (not in-memory) parts, in order
+            if type(seg) is bytes:
                 continue
+            assert isinstance(seg, _Stream)
+            i, part = seg.index, seg.part
             if part._one_shot is not None:
                 shots.append((part._one_shot, _where(i, part)))
             if part._kind == _NESTED:
@@ -799,7 +865,9 @@ class MultipartBody:
         occurs in known bytes (the preamble, in-memory bodies, nested bodies), if it does.
 
         In-memory bodies below JOIN_LIMIT are joined with the framing around them into
-        chunks of about JOIN_LIMIT bytes; other bodies become their own segment."""
+        chunks of about JOIN_LIMIT bytes; other bodies become their own segment. Runs of
+        plain form fields (``Part.field(name, str)``) are rendered as one text and encoded
+        in one go (:meth:`_render_fields`)."""
         boundary = boundary_str.encode("ascii")
         needle = b"--" + boundary
         if self.preamble is not None and needle in self.preamble:
@@ -810,84 +878,179 @@ class MultipartBody:
         dash = b"\r\n--" + boundary + b"\r\n"
         first = b"" if self.preamble is None else self.preamble + b"\r\n"
         append = pending.append
+        parts = self.parts
+        n = len(parts)
         form_data = self.subtype == "form-data"
         text_dash = f'\r\n--{boundary_str}\r\nContent-Disposition: form-data; name="'
-        for i, part in enumerate(self.parts):
-            if type(part) is not Part and not isinstance(part, Part):
-                raise UsageError(f"part {i} is a {_kind_name(part)}, not a Part")
-            wire = part._wire
-            if wire is not None:
-                if needle in wire:
-                    return [], f"{_where(i, part)} at body offset {wire.find(needle)}"
-                name = part.name
-                filename = part.filename
-                if (
-                    not part._slow
-                    and form_data
-                    and name is not None
-                    and (name.isalnum() or _plain(name))
-                    and (filename is None or filename.isalnum() or _plain(filename))
-                ):
-                    # Same bytes as _header_block (render_form_data_disposition with
-                    # nothing to escape), rendered inline: this is the many-fields hot path.
-                    ctype = part.content_type
-                    if filename is None:
-                        if ctype is None:
-                            text = f'{text_dash}{name}"\r\n\r\n'
-                        else:
-                            text = f'{text_dash}{name}"\r\nContent-Type: {ctype}\r\n\r\n'
-                    elif ctype is None:
-                        text = f'{text_dash}{name}"; filename="{filename}"\r\n\r\n'
+        ftexts: list[str | None] | None = None
+        if form_data and n:
+            try:
+                ftexts = list(map(_get_ftext, parts))
+            except AttributeError:
+                ftexts = None  # not all Parts: the loop below names the culprit
+        i = 0
+        run_end = 0  # end of the current run of plain fields
+        want = n  # how many of them to render at once: halved on failure, doubled on success
+        backoff = 8  # how many to send through the per-part path when even a few fail
+        while i < n:
+            stop = i + 1
+            if ftexts is not None and ftexts[i] is not None:
+                if run_end <= i:
+                    try:
+                        run_end = ftexts.index(None, i)
+                    except ValueError:
+                        run_end = n
+                while True:
+                    stop = min(run_end, i + want)
+                    blob = self._render_fields(i, stop, ftexts, text_dash, needle)
+                    if blob is not None:
+                        want *= 2
+                        backoff = 8
+                        break
+                    if stop - i <= 8:
+                        # The next few go through the per-part path below; more of
+                        # them after each such failure (many fields needing escapes).
+                        stop = min(run_end, i + backoff)
+                        backoff *= 2
+                        break
+                    want = (stop - i) // 2  # isolate the field(s) that need it
+                if blob is not None:
+                    if i == 0 and first:
+                        append(first)
+                        pending_size += len(first)
+                    # Add blob to pending; cut full JOIN_LIMIT chunks off the front.
+                    room = JOIN_LIMIT - pending_size
+                    if len(blob) < room:
+                        append(blob)
+                        pending_size += len(blob)
                     else:
-                        text = (
-                            f'{text_dash}{name}"; filename="{filename}"'
-                            f"\r\nContent-Type: {ctype}\r\n\r\n"
-                        )
-                    head = text.encode()
-                    if i == 0:
-                        head = first + head[2:]
-                    append(head)
-                    pending_size += len(head)
-                else:
-                    append(first + dash[2:] if i == 0 else dash)
-                    block = self._block(i, part)
-                    append(block)
-                    pending_size += len(dash) + len(block)
-                if len(wire) < JOIN_LIMIT:
-                    append(wire)
-                    pending_size += len(wire)
-                    if pending_size >= JOIN_LIMIT:
+                        append(blob[:room])
+                        segments.append(b"".join(pending))
+                        pending.clear()
+                        pos = room
+                        end = len(blob)
+                        while end - pos >= JOIN_LIMIT:
+                            segments.append(blob[pos : pos + JOIN_LIMIT])
+                            pos += JOIN_LIMIT
+                        pending_size = end - pos
+                        if pending_size:
+                            append(blob[pos:])
+                    i = stop
+                    continue
+            for i in range(i, stop):  # noqa: B020 - one part at a time
+                part = parts[i]
+                if type(part) is not Part and not isinstance(part, Part):
+                    raise UsageError(f"part {i} is a {_kind_name(part)}, not a Part")
+                try:
+                    wire = part._wire
+                except UsageError as exc:  # "part (...): str body cannot be encoded ..."
+                    raise UsageError(f"part {i}{exc.message[4:]}") from None
+                if wire is not None:
+                    if needle in wire:
+                        return [], f"{_where(i, part)} at body offset {wire.find(needle)}"
+                    name = part.name
+                    filename = part.filename
+                    if (
+                        not part._slow
+                        and form_data
+                        and name is not None
+                        and (name.isalnum() or _plain(name))
+                        and (filename is None or filename.isalnum() or _plain(filename))
+                    ):
+                        # Same bytes as _header_block (render_form_data_disposition with
+                        # nothing to escape), rendered inline.
+                        ctype = part.content_type
+                        if filename is None:
+                            if ctype is None:
+                                text = f'{text_dash}{name}"\r\n\r\n'
+                            else:
+                                text = f'{text_dash}{name}"\r\nContent-Type: {ctype}\r\n\r\n'
+                        elif ctype is None:
+                            text = f'{text_dash}{name}"; filename="{filename}"\r\n\r\n'
+                        else:
+                            text = (
+                                f'{text_dash}{name}"; filename="{filename}"'
+                                f"\r\nContent-Type: {ctype}\r\n\r\n"
+                            )
+                        head = text.encode()
+                        if i == 0:
+                            head = first + head[2:]
+                        append(head)
+                        pending_size += len(head)
+                    else:
+                        append(first + dash[2:] if i == 0 else dash)
+                        block = self._block(i, part)
+                        append(block)
+                        pending_size += len(dash) + len(block)
+                    if len(wire) < JOIN_LIMIT:
+                        append(wire)
+                        pending_size += len(wire)
+                        if pending_size >= JOIN_LIMIT:
+                            segments.append(b"".join(pending))
+                            pending.clear()
+                            pending_size = 0
+                    else:
                         segments.append(b"".join(pending))
                         pending.clear()
                         pending_size = 0
+                        segments.append(wire)
                 else:
+                    block = self._block(i, part)
+                    if part._kind == _NESTED:
+                        nested: MultipartBody = part._source
+                        pos = nested._scan(needle)
+                        if pos >= 0:
+                            return [], f"{_where(i, part)} (nested body) at offset {pos}"
+                    append(first + dash[2:] if i == 0 else dash)
+                    append(block)
                     segments.append(b"".join(pending))
                     pending.clear()
                     pending_size = 0
-                    segments.append(wire)
-            else:
-                block = self._block(i, part)
-                if part._kind == _NESTED:
-                    nested: MultipartBody = part._source
-                    pos = nested._scan(needle)
-                    if pos >= 0:
-                        return [], f"{_where(i, part)} (nested body) at offset {pos}"
-                append(first + dash[2:] if i == 0 else dash)
-                append(block)
-                segments.append(b"".join(pending))
-                pending.clear()
-                pending_size = 0
-                segments.append(_Stream(i, part))
+                    segments.append(_Stream(i, part))
+            i = stop
         append(
             close_delimiter(
                 boundary,
-                any_parts=bool(self.parts),
+                any_parts=bool(parts),
                 preamble=self.preamble,
                 epilogue=self.epilogue,
             )
         )
         segments.append(b"".join(pending))
         return segments, None
+
+    def _render_fields(
+        self, start: int, stop: int, texts: list[str | None], text_dash: str, needle: bytes
+    ) -> bytes | None:
+        """``parts[start:stop]`` (all plain ``Part.field(name, str)``) rendered as one UTF-8
+        blob, the first without its leading CRLF; None when any of them needs the per-part
+        path: a name that needs escaping (or is not a str), a value that contains the
+        delimiter, is large (never joined) or is not UTF-8 encodable."""
+        values = texts[start:stop]
+        if max(map(len, values)) >= JOIN_LIMIT // 4:  # type: ignore[arg-type]
+            return None  # might be >= JOIN_LIMIT bytes once encoded
+        names = list(map(_get_name, self.parts[start:stop]))
+        try:
+            joined = "".join(names)
+        except TypeError:
+            return None
+        if not _plain(joined):
+            return None
+        pieces: list[str | None] = [text_dash, None, '"\r\n\r\n', None] * (stop - start)
+        pieces[1::4] = names
+        pieces[3::4] = values
+        if start == 0:
+            pieces[0] = text_dash[2:]
+        try:
+            blob = "".join(pieces).encode()  # type: ignore[arg-type]
+        except UnicodeEncodeError:
+            return None
+        # Each delimiter holds the needle once; a needle has no CR/LF, so it cannot straddle
+        # a delimiter and a name or value. More occurrences: some name or value has one
+        # (the per-part path then tells a colliding value from a harmless name).
+        if blob.count(needle) != stop - start:
+            return None
+        return blob
 
     # -- iteration ------------------------------------------------------------------------
 

@@ -19,9 +19,9 @@ import quopri
 from email.message import Message
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 
-from mimewire import MultipartBody, Part
+from mimewire import MultipartBody, Part, UsageError
 
 try:  # tests/ is on sys.path (rootdir conftest, no tests/__init__.py)
     from strategies import MultipartSpec, PartSpec, multipart_spec
@@ -250,8 +250,15 @@ def test_empty_mixed_body_pinned() -> None:
 
 @given(multipart_spec(max_depth=2, max_body=256).filter(_is_mime).filter(buildable))
 def test_mixed_parses_with_email(spec: MultipartSpec) -> None:
-    body = spec.build()
-    _check_email(spec, body.to_bytes(), body.content_type)
+    try:
+        body = spec.build()
+        wire = body.to_bytes()
+    except UsageError as exc:
+        # A caller-chosen boundary (e.g. "=") can occur in a part's *encoded* bytes
+        # (quoted-printable "--=00"); the encoder refuses that on purpose.
+        assume("occurs in part" not in str(exc))
+        raise
+    _check_email(spec, wire, body.content_type)
 
 
 def test_mixed_with_codecs_and_nesting_email() -> None:
