@@ -128,9 +128,16 @@ _LAX_BLOCK = re.compile(r"(?:[!-9;-~]+:[^\r\n\x00]*\r\n)*[!-9;-~]+:[^\r\n\x00]*"
 _STRICT_BLOCK = re.compile(
     r"(?:[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\r\n\x00]*\r\n)*[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\r\n\x00]*"
 ).fullmatch
+# One header line after a delimiter: CRLF name ":" value CRLF CRLF (the lane's common case).
+# Linear: neither group can contain what follows it.
+_LAX_ONE = re.compile(rb"\r\n([!-9;-~]+):([^\r\n\x00]*)\r\n\r\n").match
+_STRICT_ONE = re.compile(rb"\r\n([-!#$%&'*+.^_`|~0-9A-Za-z]+):([^\r\n\x00]*)\r\n\r\n").match
 _END = PartEnd()
 _new = object.__new__
-_setattr = object.__setattr__
+# the slots' own setters: frozen events built without the generic __setattr__ lookup
+_set_data = PartData.__dict__["data"].__set__
+_set_headers = PartStart.__dict__["headers"].__set__
+_set_parsed = PartStart.__dict__["_parsed"].__set__
 _MULTIPART_END = MultipartEnd()
 
 
@@ -145,6 +152,59 @@ class Decoder:
 
     Errors are sticky: after a :class:`MimeWireError` every call raises it again.
     """
+
+    __slots__ = (
+        "_accepting",
+        "_base",
+        "_blank",
+        "_body_start",
+        "_buf",
+        "_closed",
+        "_codec",
+        "_d1",
+        "_d2",
+        "_dash",
+        "_dbytes",
+        "_dl1",
+        "_dscan",
+        "_dstart",
+        "_eof",
+        "_epilogue_size",
+        "_error",
+        "_hbytes",
+        "_hcount",
+        "_hlines",
+        "_hmax",
+        "_hold",
+        "_hscan",
+        "_idle",
+        "_in_part",
+        "_key",
+        "_max_total",
+        "_maxh",
+        "_maxline",
+        "_names",
+        "_nparts",
+        "_offsets",
+        "_part_size",
+        "_pending",
+        "_plain",
+        "_pos",
+        "_post_cr",
+        "_post_off",
+        "_post_pad",
+        "_preamble_size",
+        "_ready",
+        "_received",
+        "_state",
+        "_tail",
+        "_tailc",
+        "boundary",
+        "decode_transfer",
+        "depth",
+        "limits",
+        "strict",
+    )
 
     def __init__(
         self,
@@ -206,6 +266,7 @@ class Decoder:
         self._max_total = limits.max_total_size if limits.max_total_size is not None else 1 << 62
         self._plain = limits.max_part_size is None  # no size check, no codec: fast path
         self._dl1 = len(self._d1) - 1
+        self._tail = -self._dl1  # rfind start: the last bytes that may start a delimiter
         self._tailc = b"\r" if strict else b"\n"
         self._hmax = limits.max_header_bytes + 2
         self._maxh = limits.max_headers
@@ -235,6 +296,10 @@ class Decoder:
         self._post_pad = 0
         self._post_cr = False
         self._post_off = 0
+        # True only while the state is exactly what feed()'s fast path leaves: a part body
+        # being scanned, everything consumed (empty buffer), nothing queued, no limit on
+        # the part size, no codec. Every entry point that may change the state clears it.
+        self._idle = False
 
     # ------------------------------------------------------------------ public API
 
@@ -271,6 +336,7 @@ class Decoder:
         The chunk is not copied: body data is passed on as slices of it (the whole chunk
         when it holds no delimiter).
         """
+        self._idle = False
         if type(data) is bytes and data and self._accepting:
             received = self._received + len(data)
             if received > self._max_total:
@@ -300,6 +366,23 @@ class Decoder:
         When an error follows some events, those are returned and the (sticky) error is
         raised by the next call.
         """
+        if self._idle and type(data) is bytes:
+            # fastest path: a body chunk without any possible delimiter passes through whole
+            received = self._received + len(data)
+            if received <= self._max_total and data:
+                i = data.find(self._key)
+                if i < 0 and data.rfind(self._tailc, self._tail) < 0 and data[-1] != 13:
+                    self._received = received
+                    self._base = received
+                    chunk_event = _new(PartData)
+                    _set_data(chunk_event, data)
+                    return [chunk_event]
+                # (idle: the buffer is empty and _base is the offset of data[0])
+                self._idle = False
+                self._received = received
+                self._buf = data
+                return self._feed_body(data, i)
+        self._idle = False
         if (
             type(data) is bytes
             and data
@@ -317,45 +400,105 @@ class Decoder:
                 self._base += self._pos
                 self._buf = data
                 self._pos = 0
-                n = len(data)
-                i = data.find(self._key)
-                if i < 0:
-                    w = n - self._dl1
-                    if data.rfind(self._tailc, w if w > 0 else 0) < 0 and data[n - 1] != 13:
-                        self._pos = n
-                        return [PartData(data)]
-                    h = self._holdback(data, 0, n)
-                    if 0 < h < n and n <= _DEFER_MAX:
-                        self._hold = h
-                        self._state = _BODYHOLD
-                        return []
-                    self._pos = h
-                    return [PartData(data[:h])] if h else []
-                else:
-                    first = self._lane(data, 0, i)
-                out: list[Event] = []
-                next_event = self.next_event
-                try:
-                    while first is not NEED_DATA:
-                        out.append(first)
-                        first = next_event()
-                except MimeWireError:
-                    if not out:
-                        raise
-                return out
-        self.receive_data(data)
-        out = []
+                return self._feed_body(data, data.find(self._key))
+        if (
+            self._state == _BODYHOLD
+            and type(data) is bytes
+            and self._accepting
+            and not self._pending
+            and not self._ready
+        ):
+            # the last chunk ended with what may start a delimiter: if this chunk shows it
+            # is not one, pass the last chunk on whole and scan this one (as _resolve_hold)
+            received = self._received + len(data)
+            d1 = self._d1
+            buf = self._buf
+            joined = buf[self._hold :] + data[: len(d1)]
+            if (
+                received <= self._max_total
+                and len(joined) >= len(d1)
+                and not joined.startswith(d1)
+                and (self.strict or not joined.startswith(self._d2))
+            ):
+                pos = self._pos
+                held = _new(PartData)
+                _set_data(held, buf[pos:] if pos else buf)
+                self._received = received
+                self._base += len(buf)
+                self._buf = data
+                self._pos = 0
+                self._state = _BODY
+                events = self._feed_body(data, data.find(self._key))
+                events.insert(0, held)
+                return events
+        out: list[Event] = []
+        ready = self._ready
         next_event = self.next_event
+        self.receive_data(data)
         try:
             while True:
+                if ready:
+                    out.extend(ready)
+                    ready.clear()
                 event = next_event()
                 if event is NEED_DATA:
-                    return out
+                    break
                 out.append(event)
         except MimeWireError:
             if not out:
                 raise
             return out  # the (sticky) error is raised by the next call
+        self._check_idle()
+        return out
+
+    def _feed_body(self, data: bytes, i: int) -> list[Event]:
+        """feed() of a body chunk that is now the whole buffer; ``i``: the first key in it."""
+        out: list[Event] = []
+        if i < 0:
+            n = len(data)
+            h = self._holdback(data, 0, n)
+            if 0 < h < n and n <= _DEFER_MAX:
+                self._hold = h
+                self._state = _BODYHOLD
+                return out
+            self._pos = h
+            if h == n:
+                self._base += n
+                self._buf = b""
+                self._pos = 0
+                self._idle = True
+                return [PartData(data)]
+            return [PartData(data[:h])] if h else out
+        ready = self._ready
+        next_event = self.next_event
+        try:
+            first = self._lane(data, 0, i)
+            while first is not NEED_DATA:
+                out.append(first)
+                if ready:
+                    out.extend(ready)
+                    ready.clear()
+                first = next_event()
+        except MimeWireError:
+            if not out:
+                raise
+            return out
+        self._check_idle()
+        return out
+
+    def _check_idle(self) -> None:
+        """Enter the idle state (see ``_idle``) if the decoder is in it."""
+        if (
+            self._state == _BODY
+            and self._plain
+            and self._accepting
+            and self._pos == len(self._buf)
+            and not self._pending
+        ):
+            self._base += self._pos
+            self._buf = b""
+            self._pos = 0
+            self._idle = True
 
     def _receive_slow(self, data: bytes | bytearray | memoryview) -> None:
         if self._error is not None:
@@ -436,7 +579,9 @@ class Decoder:
         self._pos = h
         if h > pos:
             if self._plain:
-                return PartData(buf[pos:h] if pos or h < n else buf)
+                event = _new(PartData)
+                _set_data(event, buf[pos:h] if pos or h < n else buf)
+                return event
             return self._emit(buf[pos:h])
         return self._next()
 
@@ -465,73 +610,63 @@ class Decoder:
         n = len(buf)
         strict = self.strict
         plain = self._plain
-        s = i - 1 if (not strict and i > pos and buf[i - 1] == 13) else i
+        lf = not strict
+        s = i - 1 if (lf and i > pos and buf[i - 1] == 13) else i
         j = i + klen
-        dbytes = d1 if (s < i or strict) else self._d2
+        dbytes = None  # the delimiter's bytes: buf[s:j] unless set
         try:
             if self._codec is None:
                 limits = self.limits
                 maxparts = limits.max_parts
-                maxh = limits.max_headers
                 maxline = limits.max_header_line
-                hmax = self._hmax
-                match = _STRICT_BLOCK if strict else _LAX_BLOCK
+                hmax2 = self._hmax + 2
+                one = _STRICT_ONE if strict else _LAX_ONE
                 offsets = self._offsets
+                extra = offsets is not None or not plain
                 while True:
                     if s > pos:
                         if plain:
                             data = _new(PartData)
-                            _setattr(data, "data", buf[pos:s])
+                            _set_data(data, buf[pos:s])
                             append(data)
                         else:
                             event = self._data(buf[pos:s])
                             if event is not None:
                                 append(event)
-                    if not (j + 1 < n and buf[j] == 13 and buf[j + 1] == 10):
-                        break
-                    # CRLF--boundary CRLF: the part ends, the next one's headers follow
-                    append(_END)
-                    hp = j + 2
-                    if self._nparts >= maxparts:
-                        return self._lane_headers(hp, base + s)
-                    e = buf.find(b"\r\n\r\n", hp, hp + hmax)
-                    if e <= hp:
-                        return self._lane_headers(hp, base + s)
-                    block = buf[hp:e]
-                    if len(block) > maxline:
-                        return self._lane_headers(hp, base + s)
-                    try:
-                        text = block.decode("utf-8")
-                    except UnicodeDecodeError:
-                        return self._lane_headers(hp, base + s)
-                    if match(text) is None:  # anything unusual: the general path
-                        return self._lane_headers(hp, base + s)
-                    if "\n" in text:
-                        fields = []
-                        for line in text.split("\r\n"):
-                            name, _, value = line.partition(":")
-                            if len(name) == 25:  # maybe Content-Transfer-Encoding
-                                return self._lane_headers(hp, base + s)
-                            fields.append((name, value.strip(" \t")))
-                        if len(fields) > maxh:
-                            return self._lane_headers(hp, base + s)
-                        headers = tuple(fields)
-                    else:  # one header line
-                        name, _, value = text.partition(":")
-                        if len(name) == 25:
-                            return self._lane_headers(hp, base + s)
-                        headers = ((name, value.strip(" \t")),)
+                    m = one(buf, j, j + hmax2) if self._nparts < maxparts else None
+                    if m is not None:
+                        # CRLF--boundary CRLF name: value CRLF CRLF, the most common case
+                        append(_END)
+                        name, value = m.groups()
+                        e = m.end() - 4
+                        if len(name) == 25 or e - j - 2 > maxline:  # maybe a CTE; long
+                            return self._lane_headers(j + 2, base + s)
+                        try:
+                            text = value.decode("utf-8")
+                        except UnicodeDecodeError:
+                            return self._lane_headers(j + 2, base + s)
+                        headers: Headers = ((name.decode("ascii"), text.strip(" \t")),)
+                    else:
+                        if not (j + 1 < n and buf[j] == 13 and buf[j + 1] == 10):
+                            break
+                        # CRLF--boundary CRLF: the part ends, the next one's headers follow
+                        append(_END)
+                        found = self._lane_block(buf, j + 2)
+                        if found is None:
+                            return self._lane_headers(j + 2, base + s)
+                        headers, e = found
                     start = _new(PartStart)
-                    _setattr(start, "headers", headers)
-                    _setattr(start, "_parsed", {})
+                    _set_headers(start, headers)
+                    _set_parsed(start, {})
                     append(start)
                     self._nparts += 1
                     q = e + 2
-                    if not plain:
-                        self._part_size = 0
-                        self._body_start = base + e + 4
-                    if offsets is not None:
-                        offsets.append(base + e + 4)
+                    if extra:
+                        if not plain:
+                            self._part_size = 0
+                            self._body_start = base + e + 4
+                        if offsets is not None:
+                            offsets.append(base + e + 4)
                     if n - q < dl:
                         self._blank = 2
                         self._pos = q
@@ -551,15 +686,15 @@ class Decoder:
                         self._pos = pos
                         self._state = _BODY
                         return ready.popleft()
-                    s = i - 1 if (not strict and i > pos and buf[i - 1] == 13) else i
+                    s = i - 1 if (lf and i > pos and buf[i - 1] == 13) else i
                     j = i + klen
-                    dbytes = d1 if (s < i or strict) else self._d2
+                    dbytes = None
             elif s > pos:
                 event = self._data(buf[pos:s])
                 if event is not None:
                     append(event)
             self._dstart = base + s
-            self._dbytes = dbytes
+            self._dbytes = buf[s:j] if dbytes is None else dbytes
             self._dscan = base + j
             self._pos = j
             self._state = _DELIM
@@ -568,6 +703,38 @@ class Decoder:
         if ready:
             return ready.popleft()
         return self._next()
+
+    def _lane_block(self, buf: bytes, hp: int) -> tuple[Headers, int] | None:
+        """The headers of a plain CRLF header block at ``buf[hp]`` without
+        Content-Transfer-Encoding, and the index of its blank line; None otherwise."""
+        if self._nparts >= self.limits.max_parts:
+            return None
+        e = buf.find(b"\r\n\r\n", hp, hp + self._hmax)
+        if e <= hp:
+            return None
+        block = buf[hp:e]
+        if len(block) > self._maxline:
+            return None
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if (_STRICT_BLOCK if self.strict else _LAX_BLOCK)(text) is None:
+            return None  # anything unusual: the general path
+        if "\n" in text:
+            fields = []
+            for line in text.split("\r\n"):
+                name, _, value = line.partition(":")
+                if len(name) == 25:  # maybe Content-Transfer-Encoding
+                    return None
+                fields.append((name, value.strip(" \t")))
+            if len(fields) > self._maxh:
+                return None
+            return tuple(fields), e
+        name, _, value = text.partition(":")
+        if len(name) == 25:
+            return None
+        return ((name, value.strip(" \t")),), e
 
     def _lane_headers(self, hp: int, dstart: int) -> Event | NeedData:
         """Leave the fast lane at the start of a header block (``buf[hp]``)."""
@@ -728,6 +895,7 @@ class Decoder:
         Events not yet pulled are decoded and discarded. Raises :class:`MalformedInput`
         if the close delimiter was never seen (a truncated body is never silent).
         """
+        self._idle = False
         if self._closed:
             return
         if self._error is not None:
@@ -1117,8 +1285,8 @@ class Decoder:
         self._in_part = True
         self._part_size = 0
         event = _new(PartStart)
-        _setattr(event, "headers", headers)
-        _setattr(event, "_parsed", {})
+        _set_headers(event, headers)
+        _set_parsed(event, {})
         codec = None
         if self.decode_transfer:
             for name, value in headers:
