@@ -720,6 +720,52 @@ class _Stream:
 _Segment = bytes | _Stream
 
 
+class _BoundaryScan:
+    """Finds ``needle`` in a stream of chunks, including across chunk edges."""
+
+    __slots__ = ("keep", "needle", "offset", "seg", "tail")
+
+    def __init__(self, needle: bytes, seg: _Stream) -> None:
+        self.needle = needle
+        self.seg = seg
+        self.keep = len(needle) - 1
+        self.tail = b""
+        self.offset = 0
+
+    def check(self, chunk: bytes) -> None:
+        """Raise before ``chunk`` is sent if the boundary occurs in it (or spans into it)."""
+        needle, keep, tail = self.needle, self.keep, self.tail
+        found = (tail + chunk[:keep]).find(needle) if tail else -1
+        if found >= 0:
+            pos = found - len(tail)  # starts in the previous chunk
+        else:
+            found = pos = chunk.find(needle)
+        if found >= 0:
+            raise UsageError(
+                f"{self.seg.where()}: boundary {needle[2:].decode('ascii')!r} occurs in the"
+                f" streamed body at offset {self.offset + pos}; stopped before sending it"
+                " (let mimewire generate the boundary, or choose one the data cannot contain)"
+            )
+        self.offset += len(chunk)
+        self.tail = chunk[-keep:] if len(chunk) >= keep else (tail + chunk)[-keep:]
+
+
+def _guarded(chunks: Iterator[bytes], needle: bytes, seg: _Stream) -> Iterator[bytes]:
+    scan = _BoundaryScan(needle, seg)
+    for chunk in chunks:
+        scan.check(chunk)
+        yield chunk
+
+
+async def _aguarded(
+    chunks: AsyncIterator[bytes], needle: bytes, seg: _Stream
+) -> AsyncIterator[bytes]:
+    scan = _BoundaryScan(needle, seg)
+    async for chunk in chunks:
+        scan.check(chunk)
+        yield chunk
+
+
 class MultipartBody:
     """A complete multipart body: iterate it, async-iterate it or ``read()`` it.
 
@@ -728,7 +774,9 @@ class MultipartBody:
     :func:`make_boundary` that is regenerated if it occurs in any in-memory part; a caller's
     boundary is validated (RFC 2046) and a collision with an in-memory part (or the
     preamble, or a nested body's in-memory bytes) is a :class:`UsageError` naming the part.
-    Parts streamed from files or iterables cannot be checked in advance.
+    Parts streamed from files or iterables are scanned for a caller's boundary while they are
+    sent: a collision raises :class:`UsageError` before the colliding chunk goes out (the
+    receiver then sees a truncated body, never a smuggled part).
 
     ``content_length`` is exact whenever every part's length is knowable (in-memory,
     paths, seekable files, nested bodies, declared ``length=``; base64 computed,
@@ -773,6 +821,7 @@ class MultipartBody:
         self._shots: list[tuple[_OneShot, str]] = shots
         self._async_part: str | None = None
 
+        caller_boundary = boundary is not None
         if boundary is not None:
             boundary = validate_boundary(boundary)
             segments, problem = self._plan(boundary)
@@ -788,6 +837,11 @@ class MultipartBody:
                 raise UsageError("could not generate a boundary that does not collide")
         self.boundary: str = boundary
         self._segments = segments
+        # A caller's boundary cannot be regenerated, so streamed parts are scanned for it
+        # while they are sent (generated boundaries are 128-bit random: no scan needed).
+        self._guard: bytes | None = None
+        if caller_boundary:
+            self._guard = b"--" + boundary.encode("ascii")
         total: int | None = 0
         for seg in segments:
             if type(seg) is bytes:
@@ -1092,7 +1146,9 @@ class MultipartBody:
                 continue
             assert isinstance(seg, _Stream)
             part = seg.part
-            if part._kind == _PATH and (part._cte is None or is_identity(part._cte)):
+            if self._guard is not None:
+                yield from _guarded(seg.wire_chunks(chunk_size), self._guard, seg)
+            elif part._kind == _PATH and (part._cte is None or is_identity(part._cte)):
                 # Hot path: a file read straight through, no extra generator layers.
                 expected = seg.expected
                 with open(part._source, "rb", buffering=0) as f:
@@ -1122,7 +1178,10 @@ class MultipartBody:
                 continue
             assert isinstance(seg, _Stream)
             part = seg.part
-            if part._kind == _PATH and (part._cte is None or is_identity(part._cte)):
+            if self._guard is not None:
+                async for chunk in _aguarded(seg.awire_chunks(chunk_size), self._guard, seg):
+                    yield chunk
+            elif part._kind == _PATH and (part._cte is None or is_identity(part._cte)):
                 # Hot path, as in _iter_raw. Page-cache reads are fast enough to do inline;
                 # a file on a slow network mount would block the event loop meanwhile.
                 expected = seg.expected
