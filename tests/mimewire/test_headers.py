@@ -261,7 +261,14 @@ def test_render_disposition_round_trip_and_stdlib_email_oracle(filename: str, st
     msg["Content-Disposition"] = rendered
     # The legacy email parser mangles quotes and strips outer whitespace; and it returns
     # the first of filename / filename* (not RFC 6266), so look at every decoded value.
-    if filename.strip() == filename and filename and '"' not in filename:
+    # Its _parseparam also counts the closing quote of `"...\\"` as escaped, so a
+    # filename ending in a backslash is beyond it.
+    if (
+        filename.strip() == filename
+        and filename
+        and '"' not in filename
+        and not filename.endswith("\\")
+    ):
         values = [
             email.utils.collapse_rfc2231_value(v)
             for k, v in msg.get_params(header="content-disposition")[1:]
