@@ -20,6 +20,7 @@ LIBS = (
     Lib(ITER, "baseline", FIND),
     Lib(FIND, "baseline"),
     Lib("mimewire Decoder", "mimewire", FIND),
+    Lib("mimewire next_event()", "mimewire", FIND),
     Lib("mimewire parse()", "mimewire", FIND),
     Lib("multipart PushMultipartParser", "peer", FIND),
     Lib("python-multipart MultipartParser", "peer", FIND),
@@ -63,7 +64,38 @@ def _find(chunks: list[bytes], names: list[str]) -> Op:
     return op
 
 
+def _mimewire_feed(chunks: list[bytes], names: list[str]) -> Op:
+    """``Decoder.feed(chunk) -> list[Event]``: the batch form of the sans-I/O API."""
+    try:
+        from mimewire import Decoder, Limits, MultipartEnd, PartData, PartEnd
+    except ImportError as exc:
+        raise Unavailable(f"mimewire: {exc}") from exc
+    limits = Limits(max_parts=MAX_PARTS)
+
+    def op() -> tuple[int, int]:
+        d = Decoder(BOUNDARY, limits=limits)
+        feed = d.feed
+        parts = 0
+        n = 0
+        done = False
+        for c in [*chunks, b""]:
+            for ev in feed(c):
+                cls = type(ev)
+                if cls is PartData:
+                    n += len(ev.data)  # type: ignore[union-attr]
+                elif cls is PartEnd:
+                    parts += 1
+                elif cls is MultipartEnd:
+                    done = True
+        if not done:
+            raise RuntimeError("mimewire Decoder.feed never produced MultipartEnd")
+        return parts, n
+
+    return op
+
+
 def _mimewire_decoder(chunks: list[bytes], names: list[str]) -> Op:
+    """``receive_data`` + ``next_event()`` until NEED_DATA: the pull form."""
     try:
         from mimewire import NEED_DATA, Decoder, Limits, MultipartEnd, PartData, PartEnd
     except ImportError as exc:
@@ -303,7 +335,8 @@ def _email(chunks: list[bytes], names: list[str]) -> Op:
 PREPARE: dict[str, Callable[[list[bytes], list[str]], Op]] = {
     ITER: _iterate,
     FIND: _find,
-    "mimewire Decoder": _mimewire_decoder,
+    "mimewire Decoder": _mimewire_feed,
+    "mimewire next_event()": _mimewire_decoder,
     "mimewire parse()": _mimewire_parse,
     "multipart PushMultipartParser": _multipart,
     "python-multipart MultipartParser": _python_multipart,
