@@ -22,6 +22,7 @@ LIBS = (
     Lib("mimewire Decoder", "mimewire", FIND),
     Lib("mimewire next_event()", "mimewire", FIND),
     Lib("mimewire parse()", "mimewire", FIND),
+    Lib("mimewire parse(stream=True)", "mimewire", FIND),
     Lib("multipart PushMultipartParser", "peer", FIND),
     Lib("python-multipart MultipartParser", "peer", FIND),
     Lib("streaming-form-data", "peer", FIND),
@@ -139,6 +140,25 @@ def _mimewire_parse(chunks: list[bytes], names: list[str]) -> Op:
         parts = 0
         n = 0
         for part in parse(iter(chunks), CONTENT_TYPE, limits=limits):
+            for c in part:
+                n += len(c)
+            parts += 1
+        return parts, n
+
+    return op
+
+
+def _mimewire_parse_stream(chunks: list[bytes], names: list[str]) -> Op:
+    try:
+        from mimewire import Limits, parse
+    except ImportError as exc:
+        raise Unavailable(f"mimewire: {exc}") from exc
+    limits = Limits(max_parts=MAX_PARTS)
+
+    def op() -> tuple[int, int]:
+        parts = 0
+        n = 0
+        for part in parse(iter(chunks), CONTENT_TYPE, limits=limits, stream=True):
             for c in part:
                 n += len(c)
             parts += 1
@@ -338,6 +358,7 @@ PREPARE: dict[str, Callable[[list[bytes], list[str]], Op]] = {
     "mimewire Decoder": _mimewire_feed,
     "mimewire next_event()": _mimewire_decoder,
     "mimewire parse()": _mimewire_parse,
+    "mimewire parse(stream=True)": _mimewire_parse_stream,
     "multipart PushMultipartParser": _multipart,
     "python-multipart MultipartParser": _python_multipart,
     "streaming-form-data": _streaming_form_data,
