@@ -129,42 +129,26 @@ def _mimewire_decoder(chunks: list[bytes], names: list[str]) -> Op:
     return op
 
 
-def _mimewire_parse(chunks: list[bytes], names: list[str]) -> Op:
-    try:
-        from mimewire import Limits, parse
-    except ImportError as exc:
-        raise Unavailable(f"mimewire: {exc}") from exc
-    limits = Limits(max_parts=MAX_PARTS)
+def _mimewire_parse(stream: bool) -> Callable[[list[bytes], list[str]], Op]:
+    def adapter(chunks: list[bytes], names: list[str]) -> Op:
+        try:
+            from mimewire import Limits, parse
+        except ImportError as exc:
+            raise Unavailable(f"mimewire: {exc}") from exc
+        limits = Limits(max_parts=MAX_PARTS)
 
-    def op() -> tuple[int, int]:
-        parts = 0
-        n = 0
-        for part in parse(iter(chunks), CONTENT_TYPE, limits=limits):
-            for c in part:
-                n += len(c)
-            parts += 1
-        return parts, n
+        def op() -> tuple[int, int]:
+            parts = 0
+            n = 0
+            for part in parse(iter(chunks), CONTENT_TYPE, limits=limits, stream=stream):
+                for c in part:
+                    n += len(c)
+                parts += 1
+            return parts, n
 
-    return op
+        return op
 
-
-def _mimewire_parse_stream(chunks: list[bytes], names: list[str]) -> Op:
-    try:
-        from mimewire import Limits, parse
-    except ImportError as exc:
-        raise Unavailable(f"mimewire: {exc}") from exc
-    limits = Limits(max_parts=MAX_PARTS)
-
-    def op() -> tuple[int, int]:
-        parts = 0
-        n = 0
-        for part in parse(iter(chunks), CONTENT_TYPE, limits=limits, stream=True):
-            for c in part:
-                n += len(c)
-            parts += 1
-        return parts, n
-
-    return op
+    return adapter
 
 
 def _multipart(chunks: list[bytes], names: list[str]) -> Op:
@@ -357,8 +341,8 @@ PREPARE: dict[str, Callable[[list[bytes], list[str]], Op]] = {
     FIND: _find,
     "mimewire Decoder": _mimewire_feed,
     "mimewire next_event()": _mimewire_decoder,
-    "mimewire parse()": _mimewire_parse,
-    "mimewire parse(stream=True)": _mimewire_parse_stream,
+    "mimewire parse()": _mimewire_parse(stream=False),
+    "mimewire parse(stream=True)": _mimewire_parse(stream=True),
     "multipart PushMultipartParser": _multipart,
     "python-multipart MultipartParser": _python_multipart,
     "streaming-form-data": _streaming_form_data,
