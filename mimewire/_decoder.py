@@ -428,7 +428,10 @@ class Decoder:
                 self._buf = data
                 self._pos = 0
                 self._state = _BODY
-                events = self._feed_body(data, data.find(self._key))
+                try:
+                    events = self._feed_body(data, data.find(self._key))
+                except MimeWireError:
+                    return [held]  # events before an error first; the sticky error comes next
                 events.insert(0, held)
                 return events
         out: list[Event] = []

@@ -235,3 +235,15 @@ def test_adversarial_near_miss_delimiters_stay_linear() -> None:
     benign = head + b"a" * len(adversarial) + f"\r\n--{boundary}--".encode()
     ratio = _scan_time(adversarial, boundary) / _scan_time(benign, boundary)
     assert ratio < 40, ratio
+
+
+def test_feed_returns_held_data_before_a_following_error() -> None:
+    """A chunk held back as a possible delimiter start is returned before an error found
+    in the next chunk; the (sticky) error comes from the next call, as with next_event()."""
+    from mimewire import Decoder, MalformedInput, PartData, PartStart
+
+    d = Decoder("bnd", strict=True)
+    assert d.feed(b"--bnd\r\n\r\nx\r\n--") == [PartStart(())]
+    assert d.feed(b"\r\n--bnd:") == [PartData(b"x\r\n--")]
+    with pytest.raises(MalformedInput):
+        d.feed(b"")
