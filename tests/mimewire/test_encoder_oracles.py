@@ -112,7 +112,14 @@ def _nested_have_parts(spec: MultipartSpec) -> bool:
     .filter(_no_apostrophe_boundary)
 )
 def test_form_data_parses_with_multipart(spec: MultipartSpec) -> None:
-    _check_form_data(spec, spec.build())
+    try:
+        body = spec.build()
+    except UsageError as exc:
+        # A caller-chosen boundary (e.g. "=") can occur in a nested body's bytes; the
+        # encoder refuses that on purpose.
+        assume("occurs in part" not in str(exc))
+        raise
+    _check_form_data(spec, body)
 
 
 def test_form_data_file_and_field_round_trip_with_multipart() -> None:
