@@ -2,15 +2,26 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-test
 
-.PHONY: test lint typecheck pytest demo bench bench-quick fuzz clean venv
+# Install stamps are named after the Python that should run them, so a .venv made by another
+# Python (or whose interpreter is gone) is recreated by the next install step, not reused.
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+STAMP       := $(VENV)/.installed-test-$(PY_VERSION)
+RUN_STAMP   := $(VENV)/.installed-run-$(PY_VERSION)
+BENCH_STAMP := $(VENV)/.installed-bench-$(PY_VERSION)
+FUZZ_STAMP  := $(VENV)/.installed-fuzz-$(PY_VERSION)
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip setuptools wheel
+define ensure_venv
+	@if [ ! -x $(BIN)/python ] || [ "$$($(BIN)/python -c 'import sys; print(sys.version)' 2>/dev/null)" != "$$($(PYTHON) -c 'import sys; print(sys.version)')" ]; then \
+		echo "== (re)creating $(VENV) with $(PYTHON) ($(PY_VERSION))"; rm -rf $(VENV); \
+		$(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q --upgrade pip setuptools wheel; \
+	fi
+endef
 
-$(STAMP): pyproject.toml | $(BIN)/python
+.PHONY: test lint typecheck pytest demo bench bench-quick fuzz wheel-check clean venv
+
+$(STAMP): pyproject.toml
+	$(ensure_venv)
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $@
 
@@ -28,15 +39,14 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-RUN_STAMP := $(VENV)/.installed-run
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e .
+$(RUN_STAMP): pyproject.toml
+	$(ensure_venv)
+	$(BIN)/python -m pip install -e '.[fax]'
 	touch $@
 
 demo: $(RUN_STAMP)
 	$(BIN)/ringfax demo
 
-BENCH_STAMP := $(VENV)/.installed-bench
 $(BENCH_STAMP): pyproject.toml | $(STAMP)
 	$(BIN)/python -m pip install -e '.[test,bench]'
 	touch $@
@@ -47,7 +57,6 @@ bench: $(BENCH_STAMP)
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks --quick $(BENCH_ARGS)
 
-FUZZ_STAMP := $(VENV)/.installed-fuzz
 $(FUZZ_STAMP): pyproject.toml | $(STAMP)
 	$(BIN)/python -m pip install -e '.[test,fuzz]'
 	touch $@
@@ -56,5 +65,10 @@ SECONDS ?= 60
 fuzz: $(FUZZ_STAMP)
 	$(BIN)/python -m tests.fuzz.run --seconds $(SECONDS)
 
+# Build the wheel, then install it on Python 3.10 and 3.13 (with and without the fax extra)
+# and run a smoke test there.
+wheel-check: $(STAMP)
+	$(BIN)/python .ci/wheel_check.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
