@@ -10,6 +10,7 @@ from ._cases import Case, Lib, Sizes, human_size
 from ._common import BOUNDARY, CHUNK, NullAsyncWriter, NullFile, Unavailable
 
 Op = Callable[[], int]
+BIG_CHUNK = 1 << 20  # the second chunk size the encoder target is stated for
 
 LIBS = (
     Lib("baseline: file read(64 KiB)", "baseline"),
@@ -18,6 +19,8 @@ LIBS = (
     Lib("mimewire reader.read(64 KiB)", "mimewire", "baseline: file read(64 KiB)"),
     Lib("mimewire reader.readinto", "mimewire", "baseline: file read(64 KiB)"),
     Lib("mimewire async iter", "mimewire", "baseline: file read(64 KiB)"),
+    Lib("baseline: file read(1 MiB)", "baseline"),
+    Lib("mimewire iter (1 MiB chunks)", "mimewire", "baseline: file read(1 MiB)"),
     Lib("httpx MultipartStream", "peer", "baseline: file read(64 KiB)"),
     Lib("requests-toolbelt MultipartEncoder", "peer", "baseline: file read(64 KiB)"),
     Lib("aiohttp MultipartWriter", "peer", "baseline: file read(64 KiB)"),
@@ -57,22 +60,27 @@ def cases(s: Sizes) -> list[Case]:
                     "(os-level read of 64 KiB into a fresh bytes) and every streaming encoder "
                     "reads it in 64 KiB chunks. urllib3 and the email package need the whole "
                     "file in memory (reading it is part of their time). readinto copies into a "
-                    "reused page-aligned 64 KiB mmap buffer."
+                    "reused page-aligned 64 KiB mmap buffer. The 1 MiB pair repeats the plain "
+                    "read and the mimewire iteration with chunk_size=1 MiB."
                 ),
             )
         )
     return out
 
 
-def _plain_read(path: str, size: int) -> Op:
+def _plain_read(path: str, size: int, chunk_size: int = CHUNK) -> Op:
     def op() -> int:
         n = 0
         with open(path, "rb", buffering=0) as f:  # raw reads: the floor
-            while chunk := f.read(CHUNK):
+            while chunk := f.read(chunk_size):
                 n += len(chunk)
         return n
 
     return op
+
+
+def _plain_read_1m(path: str, size: int) -> Op:
+    return _plain_read(path, size, BIG_CHUNK)
 
 
 def _bytes_copy(path: str, size: int) -> Op:
@@ -93,24 +101,28 @@ def _bytes_copy(path: str, size: int) -> Op:
     return op
 
 
-def _mimewire_body(path: str) -> Any:
+def _mimewire_body(path: str, chunk_size: int = CHUNK) -> Any:
     try:
         from mimewire import MultipartBody, Part
     except ImportError as exc:
         raise Unavailable(f"mimewire: {exc}") from exc
-    return MultipartBody([Part.file("file", path, filename="big.bin")], chunk_size=CHUNK)
+    return MultipartBody([Part.file("file", path, filename="big.bin")], chunk_size=chunk_size)
 
 
-def _mimewire_iter(path: str, size: int) -> Op:
-    _mimewire_body(path)
+def _mimewire_iter(path: str, size: int, chunk_size: int = CHUNK) -> Op:
+    _mimewire_body(path, chunk_size)
 
     def op() -> int:
         n = 0
-        for chunk in _mimewire_body(path):
+        for chunk in _mimewire_body(path, chunk_size):
             n += len(chunk)
         return n
 
     return op
+
+
+def _mimewire_iter_1m(path: str, size: int) -> Op:
+    return _mimewire_iter(path, size, BIG_CHUNK)
 
 
 def _mimewire_read(path: str, size: int) -> Op:
@@ -257,6 +269,8 @@ _PREPARE: dict[str, Callable[[str, int], Op]] = {
     "mimewire reader.read(64 KiB)": _mimewire_read,
     "mimewire reader.readinto": _mimewire_readinto,
     "mimewire async iter": _mimewire_async,
+    "baseline: file read(1 MiB)": _plain_read_1m,
+    "mimewire iter (1 MiB chunks)": _mimewire_iter_1m,
     "httpx MultipartStream": _httpx,
     "requests-toolbelt MultipartEncoder": _toolbelt,
     "aiohttp MultipartWriter": _aiohttp,
