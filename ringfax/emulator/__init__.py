@@ -15,15 +15,19 @@ It implements the endpoints of ringcentral-api.md §9 over real HTTP/1.1 (keep-a
 through :func:`mimewire.parse`): ``POST /restapi/oauth/token`` and ``/revoke``,
 ``POST …/extension/{e}/fax`` (form-data JSON envelope, form-data fields, multipart/mixed,
 JSON resend/forward), ``GET/PUT/PATCH/DELETE …/message-store/{id}``, ``GET …/message-store``
-(paging + navigation), ``GET …/message-store/{id}/content/{attachmentId}``, and
-``GET /restapi/v1.0/dictionary/fax-cover-page``. Every response carries ``RCRequestId``;
+(paging + navigation; ``direction``, ``readStatus``, ``availability`` filters),
+``GET …/message-store/{id}/content/{attachmentId}``, ``GET …/message-sync`` (FSync/ISync,
+see :mod:`ringfax.emulator._sync`) and ``GET /restapi/v1.0/dictionary/fax-cover-page``.
+Received faxes are injected with :meth:`Emulator.inject_inbound_fax` or
+``POST /emulator/v1/inbound-fax`` (emulator-only, no token; see
+:mod:`ringfax.emulator._inbound`). Every response carries ``RCRequestId``;
 API responses carry ``X-Rate-Limit-*``. Records live in SQLite, documents in files, under
 ``data_dir`` (see :mod:`ringfax.emulator._store`).
 
 Status progression and the scenario numbers (recipient numbers whose last four digits
 choose a failure) are described in :class:`EmulatorConfig` and :data:`DEFAULT_SCENARIOS`.
-Stored documents are listed as attachments of ``type`` ``SourceDocument`` (the emulator
-does not render faxes).
+Documents of sent faxes are listed as attachments of ``type`` ``SourceDocument`` (the
+emulator does not render faxes); those of received faxes as ``RenderedDocument``.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ._clock import Clock, ManualClock, RealClock
 from ._config import DEFAULT_SCENARIOS, EmulatorConfig, RateLimit, Scenario
-from ._server import EmulatorServer
+from ._server import EmulatorServer, bind_http_server
 from ._store import AttachmentRow, FaxRow, RecipientRow, Store
 
 __all__ = [
@@ -126,25 +132,39 @@ class Emulator:
         return self._server is not None
 
     def _open(self) -> EmulatorServer:
-        if self._given_dir is not None:
-            self._data_dir = self._given_dir
-        else:
-            self._data_dir = Path(tempfile.mkdtemp(prefix="ringfax-emulator-"))
-        self._store = Store(self._data_dir)
+        """Bind first (a busy port fails before anything is created), then open the store.
+        On any failure everything made so far is undone: socket closed, store closed,
+        temporary directory removed."""
+        httpd = bind_http_server(self._host, self._port)
         try:
-            return EmulatorServer(self._host, self._port, self.config, self._store, self.clock)
+            if self._given_dir is not None:
+                self._data_dir = self._given_dir
+            else:
+                self._data_dir = Path(tempfile.mkdtemp(prefix="ringfax-emulator-"))
+            self._store = Store(self._data_dir)
+            return EmulatorServer(httpd, self.config, self._store, self.clock)
         except BaseException:
-            self._store.close()
+            httpd.server_close()
+            self._close()
             raise
 
     def start(self) -> Emulator:
-        """Bind and serve in a background thread; returns ``self``."""
+        """Bind and serve in a background thread; returns ``self``.
+
+        A port already in use raises ``OSError("port N is already in use on HOST")``
+        (``errno`` EADDRINUSE) before anything is created; any failure leaves no socket,
+        thread, store handle or temporary directory behind."""
         with self._lock:
             if self._server is not None:
                 raise RuntimeError("the emulator is already running")
             server = self._open()
-            server.start()
             self._server = server
+            try:
+                server.start()
+            except BaseException:
+                server.stop()
+                self._close()
+                raise
         return self
 
     def serve_forever(self) -> None:
@@ -156,7 +176,8 @@ class Emulator:
         try:
             self._server.serve_forever()
         finally:
-            self._close()
+            with self._lock:
+                self._close()
 
     def stop(self) -> None:
         """Stop serving, close the store; remove the data directory if it was temporary."""
@@ -175,6 +196,7 @@ class Emulator:
             self._store = None
         if self._given_dir is None and self._data_dir is not None:
             shutil.rmtree(self._data_dir, ignore_errors=True)
+        self._data_dir = None
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -194,3 +216,34 @@ class Emulator:
     def faxes(self) -> list[FaxRow]:
         """Every stored fax, oldest first."""
         return self.store.all_faxes()
+
+    def inject_inbound_fax(
+        self,
+        *,
+        from_number: str,
+        to_number: str | None = None,
+        documents: Sequence[tuple[str, str, bytes]],
+        subject: str | None = None,
+    ) -> dict[str, Any]:
+        """Make the emulated extension receive a fax; return its message-store record JSON.
+
+        ``documents``: ``(filename, content_type, data)`` per document, at least one.
+        ``to_number`` defaults to :attr:`EmulatorConfig.from_number` (the extension's fax
+        number), ``subject`` to ``from_number``. The fax is ``Inbound``, ``Received``,
+        ``Unread``; clients see it in listings (``direction=Inbound``), message-sync,
+        and can download, mark read, delete and forward it. Raises ``TypeError`` /
+        ``ValueError`` (naming the argument) for bad input, ``RuntimeError`` when the
+        emulator is not running. Same as ``POST /emulator/v1/inbound-fax``.
+        """
+        with self._lock:
+            server = self._server
+            if server is None:
+                raise RuntimeError("the emulator is not running")
+            faxes = server.httpd.faxes
+            row = server.httpd.inbound.inject(
+                from_number=from_number,
+                to_number=to_number,
+                documents=documents,
+                subject=subject,
+            )
+            return faxes.render(row, server.url, store_style=True)

@@ -15,6 +15,16 @@ from typing import Any
 __all__ = ["ApiError", "OAuthError", "cmn101", "cmn102"]
 
 
+MAX_PARAMETER_VALUE = 200
+"""Longest ``parameterValue`` echoed back (a client's bad input can be megabytes)."""
+
+
+def _clip(value: str | None) -> str | None:
+    if value is None or len(value) <= MAX_PARAMETER_VALUE:
+        return value
+    return value[:MAX_PARAMETER_VALUE] + "..."
+
+
 class ApiError(Exception):
     """An HTTP error answer in RingCentral's API error format."""
 
@@ -34,7 +44,7 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.parameter_name = parameter_name
-        self.parameter_value = parameter_value
+        self.parameter_value = _clip(parameter_value)
         self.headers = dict(headers or {})
         self.top_code = top_code
 

@@ -28,7 +28,6 @@ failed.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -48,9 +47,11 @@ from mimewire import (
     parse_header_params,
 )
 
-from ._clock import Clock, format_time, parse_time
+from ._clock import Clock, parse_time
 from ._config import EmulatorConfig, Scenario
 from ._errors import ApiError, cmn101, cmn102
+from ._input import load_json, parse_id, text_charset
+from ._render import Renderer, aggregate_status, recipient_state
 from ._store import AttachmentRow, FaxRow, RecipientRow, Store
 
 __all__ = [
@@ -202,7 +203,7 @@ def media_type_of(value: str | None) -> str | None:
     """``type/subtype`` lowercased from a Content-Type value, or None."""
     if not value:
         return None
-    main, _ = parse_header_params(value)
+    main, _ = parse_header_params(value, lenient=True)  # sniffing only
     return main or None
 
 
@@ -389,6 +390,7 @@ class FaxService:
         self.store = store
         self.config = config
         self.clock = clock
+        self.renderer = Renderer(config, clock)
 
     # -- new faxes --------------------------------------------------------------------------
 
@@ -409,12 +411,21 @@ class FaxService:
                 max_total_size=self.config.max_body_size,
             )
             if not self.config.strict:
-                _, params = parse_header_params(content_type)
+                # sniffing only: parse() below refuses ambiguous boundaries (CMN-104)
+                _, params = parse_header_params(content_type, lenient=True)
                 if params.get("boundary"):
                     source = repair_bare_delimiters(source, params["boundary"])
             try:
+                # Lenient mode decodes base64/QP parts even in form-data (grokify's Ruby
+                # SDK base64-encodes the JSON part); strict mode follows RFC 7578 §4.7.
                 for index, part in enumerate(
-                    parse(source, content_type, limits=limits, spool_threshold=1 << 20)
+                    parse(
+                        source,
+                        content_type,
+                        limits=limits,
+                        spool_threshold=1 << 20,
+                        decode_transfer=None if self.config.strict else True,
+                    )
                 ):
                     try:
                         kind = self._classify(part, envelope is None)
@@ -495,18 +506,18 @@ class FaxService:
 
     def _read_envelope(self, part: Any) -> dict[str, Any]:
         raw = self._read_small(part, "json")
-        charset = getattr(part, "charset", None) or "utf-8"
-        try:
-            value = json.loads(raw.decode(charset))
-        except (UnicodeDecodeError, LookupError, ValueError):
-            raise ApiError(400, "MSG-349", "Unable to parse fax envelope") from None
+        charset = text_charset(getattr(part, "charset", None))
+        unreadable = ApiError(400, "MSG-349", "Unable to parse fax envelope")
+        if charset is None:
+            raise unreadable
+        value = load_json(raw, unreadable, charset=charset)
         if not isinstance(value, dict):
-            raise ApiError(400, "MSG-349", "Unable to parse fax envelope")
+            raise unreadable
         return value
 
     def _read_field(self, part: Any) -> str:
         raw = self._read_small(part, str(part.name))
-        charset = getattr(part, "charset", None) or "utf-8"
+        charset = text_charset(getattr(part, "charset", None)) or "utf-8"
         try:
             return raw.decode(charset).strip()
         except (UnicodeDecodeError, LookupError):
@@ -521,7 +532,7 @@ class FaxService:
         if cfg.strict:
             if disposition_value is None:
                 raise ApiError(400, "MSG-350", "No content disposition")
-            _, params = parse_header_params(disposition_value)
+            _, params = parse_header_params(disposition_value, lenient=True)
             if "filename" not in params and "filename*" not in params and filename is None:
                 raise ApiError(400, "MSG-351", "No file name in content disposition")
             cte = (part.transfer_encoding or "").lower()
@@ -589,10 +600,7 @@ class FaxService:
                     raise cmn101("to", str(item))
         for value in fields.get("to", []):
             if value.startswith("{") and not strict:
-                try:
-                    obj = json.loads(value)
-                except ValueError:
-                    raise cmn101("to", value) from None
+                obj = load_json(value.encode("utf-8", "surrogatepass"), cmn101("to", value[:64]))
                 if not isinstance(obj, dict):
                     raise cmn101("to", value)
                 name = obj.get("name")
@@ -756,19 +764,16 @@ class FaxService:
         ``SendingFailed``; goes to the recipients that failed. With ``to`` (forward):
         allowed once the original is no longer ``Queued``. Otherwise 406 MSG-343.
         """
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise ApiError(400, "CMN-103", "JSON can't be parsed.") from None
+        unreadable = ApiError(400, "CMN-103", "JSON can't be parsed.")
+        body = load_json(raw, unreadable)
         if not isinstance(body, dict):
-            raise ApiError(400, "CMN-103", "JSON can't be parsed.")
+            raise unreadable
         raw_id = body.get("originalMessageId")
-        if raw_id is None or isinstance(raw_id, bool):
+        if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
             raise cmn101("originalMessageId")
-        try:
-            original_id = int(str(raw_id).strip())
-        except ValueError:
-            raise cmn101("originalMessageId", str(raw_id)) from None
+        original_id = parse_id(str(raw_id).strip(), "originalMessageId")
+        if original_id is None:
+            raise cmn101("originalMessageId", str(raw_id)[:64])
         original = self.store.get_fax(original_id)
         if original is None or original.availability == "Purged":
             raise cmn102("originalMessageId", str(raw_id))
@@ -781,6 +786,8 @@ class FaxService:
         )
         if aggregate == "Queued" or original.availability != "Alive":
             raise not_allowed
+        if original.direction == "Inbound" and not forward:
+            raise cmn101("to")  # a received fax can be forwarded, not resent
         if forward:
             request = self._build_request({"to": body["to"]}, {}, from_fields=False)
         else:
@@ -820,114 +827,24 @@ class FaxService:
 
     def message_uri(self, base: str, fax_id: int) -> str:
         """Canonical message-store URI of a fax."""
-        cfg = self.config
-        return (
-            f"{base}/restapi/v1.0/account/{cfg.account_id}/extension/{cfg.extension_id}"
-            f"/message-store/{fax_id}"
-        )
+        return self.renderer.message_uri(base, fax_id)
 
-    def render(self, row: FaxRow, base: str, *, store_style: bool) -> dict[str, Any]:
+    def render(
+        self, row: FaxRow, base: str, *, store_style: bool, now: float | None = None
+    ) -> dict[str, Any]:
         """``FaxResponse`` (``store_style=False``) or message-store record JSON."""
-        now = self.clock.now()
-        uri = self.message_uri(base, row.id)
-        to = []
-        statuses = []
-        last = row.creation
-        any_sent = False
-        for r in row.recipients:
-            status, code, when = recipient_state(r, now, row.deleted_at)
-            statuses.append(status)
-            if when is not None:
-                last = max(last, when)
-            any_sent = any_sent or status in ("Sent", "Delivered")
-            item: dict[str, Any] = {"recipientId": str(r.id), "phoneNumber": r.phone_number}
-            if r.name:
-                item["name"] = r.name
-            item["messageStatus"] = status
-            if code:
-                item["faxErrorCode"] = code
-            to.append(item)
-        aggregate = aggregate_status(statuses)
-        if row.deleted_at is not None:
-            last = max(last, row.deleted_at)
-        attachments = []
-        for att in row.attachments:
-            a: dict[str, Any] = {
-                "id": att.id,
-                "uri": f"{uri}/content/{att.id}",
-                "type": "SourceDocument",
-                "contentType": att.content_type,
-            }
-            if att.filename is not None:
-                a["fileName" if store_style else "filename"] = att.filename
-            a["size"] = att.size
-            attachments.append(a)
-        out: dict[str, Any] = {"uri": uri, "id": row.id}
-        if store_style:
-            out["extensionId"] = self.config.extension_id
-        out["to"] = to
-        out["from"] = {"phoneNumber": self.config.from_number, "name": self.config.owner_name}
-        out.update(
-            {
-                "type": "Fax",
-                "creationTime": format_time(row.creation),
-                "readStatus": row.read_status,
-                "priority": "Normal",
-                "attachments": attachments,
-                "direction": row.direction,
-                "availability": row.availability,
-                "messageStatus": aggregate,
-                "faxResolution": row.fax_resolution,
-            }
-        )
-        if aggregate == "Queued":
-            out["faxPageCount"] = 0
-        elif any_sent:
-            out["faxPageCount"] = row.page_count
-        out["lastModifiedTime"] = format_time(last)
-        if row.cover_index is not None:
-            out["coverIndex"] = row.cover_index
-        if row.cover_page_text is not None:
-            out["coverPageText"] = row.cover_page_text
-        return out
+        return self.renderer.render(row, base, store_style=store_style, now=now)
 
     def get(self, fax_id_text: str) -> FaxRow:
-        """A visible (not purged) fax by its path id, or 404 CMN-102."""
-        try:
-            fax_id = int(fax_id_text)
-        except ValueError:
-            raise cmn102("messageId", fax_id_text) from None
+        """A visible (not purged) fax by its path id, or 404 CMN-102 (400 CMN-101 for a
+        number too large to be an id)."""
+        fax_id = parse_id(fax_id_text, "messageId")
+        if fax_id is None:
+            raise cmn102("messageId", fax_id_text)
         row = self.store.get_fax(fax_id)
         if row is None or row.availability == "Purged":
             raise cmn102("messageId", fax_id_text)
         return row
-
-
-def recipient_state(
-    r: RecipientRow, now: float, deleted_at: float | None
-) -> tuple[str, str | None, float | None]:
-    """``(messageStatus, faxErrorCode, time of the last change)`` of one recipient at ``now``."""
-    t = now if deleted_at is None else min(now, deleted_at)
-    if t < r.done_at:
-        return "Queued", None, None
-    if r.outcome == "SendingFailed":
-        return "SendingFailed", r.error_code, r.done_at
-    if r.delivered_at is not None and t >= r.delivered_at:
-        return "Delivered", None, r.delivered_at
-    return "Sent", None, r.done_at
-
-
-def aggregate_status(statuses: Iterable[str]) -> str:
-    """§4.2: any Queued -> Queued; any SendingFailed -> SendingFailed; all Delivered ->
-    Delivered; otherwise Sent."""
-    values = list(statuses)
-    if not values or "Queued" in values:
-        return "Queued"
-    if "SendingFailed" in values:
-        return "SendingFailed"
-    if all(v == "Delivered" for v in values):
-        return "Delivered"
-    return "Sent"
 
 
 def iter_file(path: Path, chunk_size: int = 1 << 16) -> Iterator[bytes]:

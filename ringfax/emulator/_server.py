@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import re
@@ -10,6 +11,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,14 +24,18 @@ from ._clock import Clock, parse_time
 from ._config import EmulatorConfig
 from ._errors import ApiError, OAuthError, cmn101, cmn102
 from ._faxes import COVER_PAGES, BodyTooLarge, FaxService, iter_file, media_type_of, too_large
+from ._inbound import InboundFaxes
+from ._input import load_json, parse_id
 from ._ratelimit import Decision, RateLimiter
 from ._store import FaxRow, Store
+from ._sync import SyncService
 
-__all__ = ["EmulatorServer"]
+__all__ = ["EmulatorServer", "bind_http_server"]
 
 log = logging.getLogger("ringfax.emulator")
 
 API = "/restapi/v1.0"
+INBOUND_PATH = "/emulator/v1/inbound-fax"
 _EXT = re.compile(r"^/restapi/v1\.0/account/([^/]+)/extension/([^/]+)(/.*)$")
 _MAX_FORM = 64 * 1024
 _DRAIN_LIMIT = 128 * 1024 * 1024
@@ -281,6 +287,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._oauth(revoke=False)
         if path == "/restapi/oauth/revoke" and method == "POST":
             return self._oauth(revoke=True)
+        if path == INBOUND_PATH:
+            self._only(method, "POST")
+            return self._inject_inbound()
         if path == f"{API}/dictionary/fax-cover-page":
             self._api_auth("Light")
             self._only(method, "GET")
@@ -306,6 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
             return "Heavy", self._send_fax, "POST"
         if rest == "/message-store":
             return "Light", self._list, "GET"
+        if rest == "/message-sync":
+            return "Light", self._message_sync, "GET"
         m = re.fullmatch(r"/message-store/([^/]+)", rest)
         if m:
             ident = m.group(1)
@@ -427,12 +438,20 @@ class _Handler(BaseHTTPRequestHandler):
         if "application/vnd.ringcentral.multipart+json" in accept:
             self._json(207, [{"resourceId": i, "status": st, "body": b} for i, st, b in items])
             return
+
+        def href(ident: str) -> str:
+            try:
+                number = parse_id(ident, "messageId")
+            except ApiError:
+                number = None
+            return ident if number is None else faxes.message_uri(self._base, number)
+
         summary = {
             "response": [
                 {
-                    "href": faxes.message_uri(self._base, int(i)) if i.isdigit() else i,
+                    "href": href(i),
                     "status": st,
-                    "responseDescription": "OK" if st == 200 else "Not Found",
+                    "responseDescription": HTTPStatus(st).phrase,
                 }
                 for i, st, _ in items
             ]
@@ -457,19 +476,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _update_message(self, ident: str) -> None:
         faxes = self.server.faxes
         row = faxes.get(ident)
-        try:
-            body = json.loads(self._body.read_all(_MAX_FORM).decode("utf-8") or "{}")
-        except (UnicodeDecodeError, ValueError):
-            raise ApiError(400, "CMN-103", "JSON can't be parsed.") from None
+        unreadable = ApiError(400, "CMN-103", "JSON can't be parsed.")
+        body = load_json(self._body.read_all(_MAX_FORM) or b"{}", unreadable)
         if not isinstance(body, dict):
-            raise ApiError(400, "CMN-103", "JSON can't be parsed.")
+            raise unreadable
         read = body.get("readStatus")
         if read is not None and read not in ("Read", "Unread"):
             raise cmn101("readStatus", str(read))
         availability = body.get("availability")
         if availability is not None and availability != "Alive":
             raise cmn101("availability", str(availability))
-        faxes.store.update_fax(row.id, read_status=read, availability=availability)
+        faxes.store.update_fax(
+            row.id, read_status=read, availability=availability, now=faxes.clock.now()
+        )
         row = faxes.get(ident)
         self._json(200, faxes.render(row, self._base, store_style=True))
 
@@ -512,6 +531,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not low <= value <= high:
             raise cmn101(name, raw)
         return value
+
+    def _maybe_time(self, name: str) -> float | None:
+        return None if not self._q(name) else self._time_param(name, 0.0)
 
     def _time_param(self, name: str, default: float) -> float:
         raw = self._q(name)
@@ -566,6 +588,9 @@ class _Handler(BaseHTTPRequestHandler):
         for a in avail:
             if a not in ("Alive", "Deleted", "Purged"):
                 raise cmn101("availability", a)
+        read_status = self._q("readStatus") or None
+        if read_status not in (None, "Read", "Unread"):
+            raise cmn101("readStatus", read_status)
         rows: list[FaxRow] = []
         if types and "Fax" not in types:
             total = 0
@@ -575,6 +600,7 @@ class _Handler(BaseHTTPRequestHandler):
                 date_to=date_to,
                 direction=direction or None,
                 availability=avail or ("Alive", "Deleted"),
+                read_status=read_status,
                 offset=(page - 1) * per_page,
                 limit=per_page,
             )
@@ -589,6 +615,47 @@ class _Handler(BaseHTTPRequestHandler):
                 "navigation": meta["navigation"],
             },
         )
+
+    # -- message sync and inbound faxes -----------------------------------------------------
+
+    def _message_sync(self) -> None:
+        sync_type = self._q("syncType") or None
+        token = self._q("syncToken") or None
+        if sync_type is None:
+            sync_type = "ISync" if token else "FSync"
+        if sync_type not in ("FSync", "ISync"):
+            raise cmn101("syncType", sync_type)
+        types = [t for v in self._query.get("messageType", []) for t in v.split(",") if t]
+        direction = self._q("direction") or None
+        if direction not in (None, "Inbound", "Outbound"):
+            raise cmn101("direction", direction)
+        server = self.server
+        if sync_type == "ISync":
+            if token is None:
+                raise cmn101("syncToken")
+            answer = server.sync.incremental(
+                self._base, token=token, direction=direction, faxes_wanted=self._wants_fax(types)
+            )
+        else:
+            count = self._q("recordCount")
+            answer = server.sync.full(
+                self._base,
+                direction=direction,
+                faxes_wanted=self._wants_fax(types),
+                date_from=self._maybe_time("dateFrom"),
+                date_to=self._maybe_time("dateTo"),
+                record_count=None if not count else self._int_param("recordCount", 0, 1, 10**6),
+            )
+        self._json(200, answer)
+
+    @staticmethod
+    def _wants_fax(types: list[str]) -> bool:
+        return not types or "Fax" in types
+
+    def _inject_inbound(self) -> None:
+        content_type = self.headers.get("Content-Type") or ""
+        row = self.server.inbound.inject_multipart(self._body, content_type)
+        self._json(200, self.server.faxes.render(row, self._base, store_style=True))
 
     def _cover_pages(self) -> None:
         page = self._int_param("page", 1, 1, 1_000_000)
@@ -617,10 +684,14 @@ class _HTTPServer(ThreadingHTTPServer):
     emulator_config: EmulatorConfig
     auth: Auth
     faxes: FaxService
+    inbound: InboundFaxes
+    sync: SyncService
     limiter: RateLimiter
     base_url: str
 
     def __init__(self, address: tuple[str, int]) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
@@ -648,16 +719,41 @@ class _HTTPServer(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
+def bind_http_server(host: str, port: int) -> _HTTPServer:
+    """Bind (and listen on) ``host:port``. A failure is an ``OSError`` whose message says
+    what went wrong in words, e.g. ``port 8099 is already in use on 127.0.0.1``; its
+    ``errno`` is the original one. Nothing stays open after a failure (socketserver closes
+    the socket itself)."""
+    try:
+        return _HTTPServer((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            text = f"port {port} is already in use on {host}"
+        elif exc.errno == errno.EACCES:
+            text = f"no permission to listen on port {port} ({host})"
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            text = f"address {host} is not available on this machine (port {port})"
+        else:
+            text = f"cannot listen on {host} port {port}: {exc.strerror or exc}"
+        err = OSError(text)
+        err.errno = exc.errno
+        raise err from exc
+    except (OverflowError, UnicodeError) as exc:  # port > 65535, bad host name
+        raise OSError(f"cannot listen on {host!r} port {port}: {exc}") from exc
+
+
 class EmulatorServer:
-    """Binds the HTTP server and runs it in a background thread."""
+    """Runs a bound HTTP server (see :func:`bind_http_server`) in a background thread."""
 
     def __init__(
-        self, host: str, port: int, config: EmulatorConfig, store: Store, clock: Clock
+        self, httpd: _HTTPServer, config: EmulatorConfig, store: Store, clock: Clock
     ) -> None:
-        self.httpd = _HTTPServer((host, port))
+        self.httpd = httpd
         self.httpd.emulator_config = config
         self.httpd.auth = Auth(store, config, clock)
         self.httpd.faxes = FaxService(store, config, clock)
+        self.httpd.inbound = InboundFaxes(self.httpd.faxes)
+        self.httpd.sync = SyncService(self.httpd.faxes)
         self.httpd.limiter = RateLimiter(config.rate_limits, clock, enabled=config.rate_limiting)
         bound_host, bound_port = self.httpd.server_address[:2]
         if isinstance(bound_host, bytes):

@@ -10,11 +10,18 @@ A fax becomes visible only when its rows are committed, and its files are moved 
 ``attachments/<fax id>/`` *before* that commit; on start, ``incoming/`` and any
 ``attachments/<fax id>`` directory without a committed fax row are removed. So a crash
 mid-upload leaves no half-stored fax.
+
+Change tracking (for message-sync): every write to a fax (creation, ``readStatus``,
+``availability``) takes the next value of the ``change_seq`` counter in ``meta`` and
+stores it in the fax row, with the time of the write in ``modified``. Data directories
+made by older versions are upgraded in place on open (missing columns are added; their
+faxes count as changed at sequence 0).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sqlite3
 import threading
@@ -87,6 +94,15 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 """
 
+# Columns added after the first release: (name, declaration). Appended in this order, so
+# fresh and upgraded databases have the same column order.
+_ADDED_FAX_COLUMNS = (
+    ("from_number", "TEXT"),
+    ("subject", "TEXT"),
+    ("change_seq", "INTEGER NOT NULL DEFAULT 0"),
+    ("modified", "REAL"),
+)
+
 
 @dataclass(frozen=True)
 class RecipientRow:
@@ -97,7 +113,7 @@ class RecipientRow:
     name: str | None
     ready_at: float
     done_at: float
-    outcome: str  # "Sent" or "SendingFailed"
+    outcome: str  # "Sent" or "SendingFailed" (outbound), "Received" (inbound)
     error_code: str | None
     delivered_at: float | None
     attempt: int
@@ -135,6 +151,10 @@ class FaxRow:
     wire_format: str
     recipients: tuple[RecipientRow, ...] = field(default=())
     attachments: tuple[AttachmentRow, ...] = field(default=())
+    from_number: str | None = None  # inbound: the sender; outbound: None (the config's)
+    subject: str | None = None
+    change_seq: int = 0
+    modified: float | None = None
 
 
 @dataclass(frozen=True)
@@ -172,12 +192,37 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_id', ?)", (str(FIRST_ID),)
-            )
-        self._remove_orphans()
+        try:
+            self._db.executescript(_SCHEMA)
+            with self._tx() as db:
+                self._upgrade(db)
+                db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_id', ?)",
+                    (str(FIRST_ID),),
+                )
+                db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('change_seq', '0')")
+                db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('sync_secret', ?)",
+                    (secrets.token_hex(32),),
+                )
+                (secret,) = db.execute(
+                    "SELECT value FROM meta WHERE key = 'sync_secret'"
+                ).fetchone()
+            self.sync_secret = bytes.fromhex(str(secret))
+            self._remove_orphans()
+        except BaseException:
+            self._db.close()
+            raise
+
+    @staticmethod
+    def _upgrade(db: sqlite3.Connection) -> None:
+        have = {row[1] for row in db.execute("PRAGMA table_info(faxes)")}
+        for name, decl in _ADDED_FAX_COLUMNS:
+            if name not in have:
+                db.execute(f"ALTER TABLE faxes ADD COLUMN {name} {decl}")
+        db.execute("CREATE INDEX IF NOT EXISTS faxes_change ON faxes (change_seq)")
+        db.execute("CREATE INDEX IF NOT EXISTS recipients_done ON recipients (done_at)")
+        db.execute("CREATE INDEX IF NOT EXISTS recipients_delivered ON recipients (delivered_at)")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -213,6 +258,20 @@ class Store:
         path.mkdir()
         return path
 
+    @staticmethod
+    def _next_change(db: sqlite3.Connection) -> int:
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'change_seq'")
+        (value,) = db.execute("SELECT value FROM meta WHERE key = 'change_seq'").fetchone()
+        return int(value)
+
+    def change_seq(self) -> int:
+        """The sequence number of the latest fax change (0 before any)."""
+        with self._lock:
+            (value,) = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'change_seq'"
+            ).fetchone()
+            return int(value)
+
     def allocate_ids(self, count: int) -> list[int]:
         """Reserve ``count`` new, ever-increasing ids (committed immediately)."""
         with self._tx() as db:
@@ -238,11 +297,13 @@ class Store:
             for src, att in zip(files, fax.attachments, strict=False):
                 os.replace(src, self.data_dir / att.path)
             with self._tx() as db:
+                seq = self._next_change(db)
                 db.execute(
                     "INSERT INTO faxes (id, creation, direction, read_status, availability,"
                     " fax_resolution, cover_index, cover_page_text, iso_code, send_time,"
-                    " page_count, original_id, deleted_at, wire_format)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " page_count, original_id, deleted_at, wire_format, from_number, subject,"
+                    " change_seq, modified)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         fax.id,
                         fax.creation,
@@ -258,6 +319,10 @@ class Store:
                         fax.original_id,
                         fax.deleted_at,
                         fax.wire_format,
+                        fax.from_number,
+                        fax.subject,
+                        seq,
+                        fax.creation,
                     ),
                 )
                 for pos, r in enumerate(fax.recipients):
@@ -307,11 +372,12 @@ class Store:
                 (fax_id,),
             )
         )
-        return FaxRow(*row[:14], recips, atts)  # type: ignore[arg-type, call-arg]
+        return FaxRow(*row[:14], recips, atts, *row[14:])  # type: ignore[arg-type, call-arg]
 
     _COLUMNS = (
         "id, creation, direction, read_status, availability, fax_resolution, cover_index,"
-        " cover_page_text, iso_code, send_time, page_count, original_id, deleted_at, wire_format"
+        " cover_page_text, iso_code, send_time, page_count, original_id, deleted_at, wire_format,"
+        " from_number, subject, change_seq, modified"
     )
 
     def get_fax(self, fax_id: int) -> FaxRow | None:
@@ -329,15 +395,20 @@ class Store:
         date_to: float,
         direction: str | None = None,
         availability: Sequence[str] = ("Alive", "Deleted"),
+        read_status: str | None = None,
         offset: int = 0,
         limit: int = 100,
     ) -> tuple[int, list[FaxRow]]:
-        """``(total, page)`` of faxes created in ``[date_from, date_to)``, newest first."""
+        """``(total, page)`` of faxes created in ``[date_from, date_to)``, newest first
+        (``limit`` -1: no limit)."""
         where = ["creation >= ?", "creation < ?"]
         args: list[object] = [date_from, date_to]
         if direction is not None:
             where.append("direction = ?")
             args.append(direction)
+        if read_status is not None:
+            where.append("read_status = ?")
+            args.append(read_status)
         where.append(f"availability IN ({', '.join('?' for _ in availability)})")
         args.extend(availability)
         cond = " AND ".join(where)
@@ -349,6 +420,20 @@ class Store:
                 [*args, limit, offset],
             ).fetchall()
             return int(total), [self._load(self._db, r) for r in rows]
+
+    def changed_faxes(self, since_seq: int, since_time: float, until_time: float) -> list[FaxRow]:
+        """Faxes written after change ``since_seq``, or with a recipient whose precomputed
+        status change (``done_at``/``delivered_at``) falls in ``(since_time, until_time]``;
+        newest first. Includes purged faxes."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._COLUMNS} FROM faxes WHERE change_seq > ? OR id IN"
+                " (SELECT fax_id FROM recipients WHERE (done_at > ? AND done_at <= ?)"
+                " OR (delivered_at > ? AND delivered_at <= ?))"
+                " ORDER BY creation DESC, id DESC",
+                (since_seq, since_time, until_time, since_time, until_time),
+            ).fetchall()
+            return [self._load(self._db, r) for r in rows]
 
     def all_faxes(self) -> list[FaxRow]:
         """Every stored fax, oldest first (for tests and inspection)."""
@@ -365,25 +450,46 @@ class Store:
     def set_availability(self, fax_id: int, availability: str, now: float) -> None:
         """Mark a fax ``Deleted`` or ``Purged`` (its files are removed when purged)."""
         with self._tx() as db:
+            seq = self._next_change(db)
             db.execute(
-                "UPDATE faxes SET availability = ?, deleted_at = COALESCE(deleted_at, ?)"
-                " WHERE id = ?",
-                (availability, now, fax_id),
+                "UPDATE faxes SET availability = ?, deleted_at = COALESCE(deleted_at, ?),"
+                " change_seq = ?, modified = ? WHERE id = ?",
+                (availability, now, seq, now, fax_id),
             )
         if availability == "Purged":
             shutil.rmtree(self.attachments_dir / str(fax_id), ignore_errors=True)
 
     def update_fax(
-        self, fax_id: int, *, read_status: str | None = None, availability: str | None = None
+        self,
+        fax_id: int,
+        *,
+        read_status: str | None = None,
+        availability: str | None = None,
+        now: float | None = None,
     ) -> None:
-        """Change ``readStatus`` and/or restore ``availability`` (PUT/PATCH message-store)."""
+        """Change ``readStatus`` and/or restore ``availability`` (PUT/PATCH message-store).
+
+        Only an actual change counts as one (takes a change sequence number, sets
+        ``modified`` to ``now``)."""
         with self._tx() as db:
+            changed = 0
             if read_status is not None:
-                db.execute("UPDATE faxes SET read_status = ? WHERE id = ?", (read_status, fax_id))
+                changed += db.execute(
+                    "UPDATE faxes SET read_status = ? WHERE id = ? AND read_status != ?",
+                    (read_status, fax_id, read_status),
+                ).rowcount
             if availability is not None:
+                changed += db.execute(
+                    "UPDATE faxes SET availability = ?, deleted_at = NULL"
+                    " WHERE id = ? AND availability != ?",
+                    (availability, fax_id, availability),
+                ).rowcount
+            if changed:
+                seq = self._next_change(db)
                 db.execute(
-                    "UPDATE faxes SET availability = ?, deleted_at = NULL WHERE id = ?",
-                    (availability, fax_id),
+                    "UPDATE faxes SET change_seq = ?, modified = COALESCE(?, modified)"
+                    " WHERE id = ?",
+                    (seq, now, fax_id),
                 )
 
     # -- tokens -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -100,3 +101,35 @@ class Raw:
 
     def post_fax(self, body: bytes, content_type: str, **kw: Any) -> Reply:
         return self.request("POST", FAX_PATH, body, {"Content-Type": content_type}, **kw)
+
+
+SYNC_PATH = "/restapi/v1.0/account/~/extension/~/message-sync"
+INBOUND_PATH = "/emulator/v1/inbound-fax"
+
+
+def form_data(
+    fields: Sequence[tuple[str, str]],
+    files: Sequence[tuple[str, str | None, str | None, bytes]],
+    boundary: str = "emu-test-boundary",
+) -> tuple[bytes, str]:
+    """A multipart/form-data body: text ``fields`` (name, value), then ``files`` (name,
+    filename or None, content type or None, data). Returns ``(body, content_type)``."""
+    out = bytearray()
+    for name, value in fields:
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        out += value.encode() + b"\r\n"
+    for name, filename, ctype, data in files:
+        disp = f'form-data; name="{name}"'
+        if filename is not None:
+            disp += f'; filename="{filename}"'
+        out += f"--{boundary}\r\nContent-Disposition: {disp}\r\n".encode()
+        if ctype is not None:
+            out += f"Content-Type: {ctype}\r\n".encode()
+        out += b"\r\n" + data + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+def sync(raw: Raw, **params: str) -> Reply:
+    """GET message-sync with these query parameters."""
+    return raw.request("GET", f"{SYNC_PATH}?{urlencode(params)}")

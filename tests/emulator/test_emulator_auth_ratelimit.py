@@ -97,7 +97,9 @@ def test_client_recovers_from_429(tmp_path: Path, docs: dict[str, Path]) -> None
         ) as client:
             for i in range(3):
                 client.send_fax([f"+1650555012{i}"], [str(docs["txt"])])
-            assert 30 in slept  # waited Retry-After
+            # waited: Retry-After (30 s) after a 429, or the window (60 s) when the client
+            # paces itself on X-Rate-Limit-Remaining: 0 and never provokes the 429
+            assert any(s >= 30 for s in slept)
             assert emu.count_faxes() == 3  # the refused POST was not stored
             heavy = client.rate_limits.get("heavy")
             assert heavy is not None and heavy.limit == 2

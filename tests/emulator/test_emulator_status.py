@@ -97,7 +97,7 @@ def test_cancel_scheduled_fax(
     after = client.get_fax(msg.id)
     assert after.availability == "Deleted"
     assert after.message_status is MessageStatus.QUEUED  # frozen: never sent
-    client.cancel_fax(msg.id)  # second delete purges
+    client.delete_fax(msg.id)  # deleting a deleted fax purges it
     with pytest.raises(APIError) as info:
         client.get_fax(msg.id)
     assert info.value.status == 404 and "CMN-102" in info.value.error_codes
