@@ -1,0 +1,283 @@
+"""The ``ringfax`` commands around the local emulator: ``emulator``, ``emulator inject``,
+``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import mimetypes
+import signal
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mimewire import MultipartBody, Part
+
+from ._cli_commands import Follow
+from ._cli_common import (
+    EXIT_API,
+    EXIT_OK,
+    CommandFailed,
+    UsageProblem,
+    describe,
+    emit,
+    exit_for,
+    message_dict,
+    server_url,
+    status_text,
+    unreachable_hint,
+)
+from ._client import FaxClient
+from ._inbox import Inbox
+from ._models import FaxMessage, Recipient
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+INBOUND_FAX_PATH = "/emulator/v1/inbound-fax"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _port_in_use(exc: OSError) -> bool:
+    return exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)) or (
+        "already in use" in str(exc)
+    )
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from .emulator import Emulator, EmulatorConfig
+
+    config = EmulatorConfig(
+        send_delay=args.send_delay,
+        delivered=args.delivered,
+        strict=args.strict,
+        rate_limiting=not args.no_rate_limits,
+    )
+    with tempfile.TemporaryDirectory(prefix="ringfax-emulator-") as tmp:
+        # our own temporary directory: removed on every exit path, a failed start included
+        data_dir = Path(args.data_dir) if args.data_dir else Path(tmp)
+        emu = Emulator(data_dir, host=args.host, port=args.port, config=config)
+        try:
+            emu.start()
+        except OSError as exc:
+            if _port_in_use(exc):
+                raise CommandFailed(
+                    f"port {args.port} is already in use on {args.host} (another emulator?); "
+                    f"choose another with --port N, or --port 0 for any free port"
+                ) from None
+            raise
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)  # clean shutdown on `kill` too
+        out = args.stdout
+        try:
+            print(f"ringfax emulator listening on {emu.url}", file=out)
+            where = "" if args.data_dir else " (temporary: removed on exit)"
+            print(f"  data dir: {emu.data_dir}{where}", file=out)
+            print(
+                f"  export RC_SERVER_URL={emu.url} RC_APP_CLIENT_ID={emu.client_id}"
+                f" RC_APP_CLIENT_SECRET={emu.client_secret} RC_USER_JWT={emu.jwt}",
+                file=out,
+            )
+            print(
+                "  add a received fax: ringfax emulator inject --from +16505550100 scan.pdf",
+                file=out,
+            )
+            print("  press Ctrl-C to stop", file=out, flush=True)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping", file=out)
+        finally:
+            emu.stop()
+    return EXIT_OK
+
+
+# -- inject ------------------------------------------------------------------------------------
+
+
+def inbound_fax_body(
+    from_number: str, to_number: str | None, subject: str | None, files: list[Path]
+) -> tuple[bytes, str]:
+    """The ``POST /emulator/v1/inbound-fax`` form: ``(body, content type)``."""
+    parts = [Part(from_number, name="from")]
+    if to_number:
+        parts.append(Part(to_number, name="to"))
+    if subject:
+        parts.append(Part(subject, name="subject"))
+    for path in files:
+        ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        parts.append(
+            Part(path.read_bytes(), name="attachment", filename=path.name, content_type=ctype)
+        )
+    body = MultipartBody(parts, subtype="form-data")
+    return b"".join(body), body.content_type
+
+
+def cmd_inject(args: argparse.Namespace) -> int:
+    server = server_url(args)
+    if not server:
+        raise UsageProblem(
+            "missing configuration: --server / RC_SERVER_URL (the emulator's URL, printed by "
+            "`ringfax emulator`)"
+        )
+    files = [Path(f) for f in args.files]
+    for path in files:
+        if not path.is_file():
+            raise UsageProblem(f"file {str(path)!r} does not exist or is not a regular file")
+    try:
+        body, ctype = inbound_fax_body(args.from_number, args.to_number, args.subject, files)
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {exc.filename}: {exc.strerror or exc}") from None
+    url = server.rstrip("/") + INBOUND_FAX_PATH
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": ctype})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            data: Any = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        detail = exc.read(4096).decode("utf-8", "replace").strip()
+        if exc.code == 404:
+            raise CommandFailed(
+                f"{server} has no {INBOUND_FAX_PATH}: inject works only with a ringfax emulator"
+            ) from None
+        raise CommandFailed(
+            f"the emulator refused the fax: HTTP {exc.code}: {_error_text(detail)}"
+        ) from None
+    except urllib.error.URLError as exc:
+        raise CommandFailed(
+            f"cannot reach {server}: {exc.reason}\n{unreachable_hint(server)}"
+        ) from None
+    except ValueError as exc:
+        raise CommandFailed(f"unreadable answer from {url}: {exc}") from None
+    msg = FaxMessage.from_json(data if isinstance(data, dict) else {})
+
+    def text() -> None:
+        sender = msg.from_.phone_number if msg.from_ else args.from_number
+        print(
+            f"inbound fax {msg.id} from {sender} is waiting: "
+            f"`ringfax receive --to-dir DIR` fetches it",
+            file=args.stdout,
+        )
+
+    emit(args, message_dict(msg), text)
+    return EXIT_OK
+
+
+def _error_text(body: str) -> str:
+    """The ``message`` of a RingCentral error body, else the body itself."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    message = data.get("message") if isinstance(data, dict) else None
+    code = data.get("errorCode") if isinstance(data, dict) else None
+    if isinstance(message, str):
+        return f"{code}: {message}" if isinstance(code, str) else message
+    return body
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .emulator import Emulator, EmulatorConfig
+    from .emulator._samples import make_pdf, make_tiff
+
+    out = args.stdout
+    config = EmulatorConfig(send_delay=args.send_delay, page_delay=0.0, delivered=False)
+    with tempfile.TemporaryDirectory(prefix="ringfax-demo-") as tmp_name:
+        tmp = Path(tmp_name)
+        with Emulator(tmp / "emulator", config=config) as emu:
+            print(f"emulator running on {emu.url} (temporary data dir)", file=out)
+            pdf = tmp / "letter.pdf"
+            pdf.write_bytes(
+                make_pdf(["ringfax demo: page 1 of the letter", "page 2 of the letter"])
+            )
+            tiff = tmp / "scan.tiff"
+            tiff.write_bytes(make_tiff())
+            print(f"generated {pdf.name} ({pdf.stat().st_size} bytes, 2 pages)", file=out)
+            print(f"generated {tiff.name} ({tiff.stat().st_size} bytes, 1 page)", file=out)
+            with FaxClient(
+                emu.url, client_id=emu.client_id, client_secret=emu.client_secret, jwt=emu.jwt
+            ) as client:
+                final = _demo_send(args, client, pdf, tiff, tmp)
+                if final is None:
+                    return EXIT_API
+                _demo_receive_forward(args, emu, client, tiff, tmp)
+                if args.json:
+                    print(json.dumps(message_dict(final), indent=2), file=out)
+        print("emulator stopped", file=out)
+    return exit_for(final)
+
+
+def _demo_send(
+    args: argparse.Namespace, client: FaxClient, pdf: Path, tiff: Path, tmp: Path
+) -> FaxMessage | None:
+    out = args.stdout
+    recipients = [Recipient("+16505550123", "Jane Doe"), Recipient("+16505550199", "Bob")]
+    msg = client.send_fax(
+        recipients,
+        [str(pdf), str(tiff)],
+        cover_index=5,
+        cover_page_text="ringfax demo",
+        resolution="High",
+    )
+    print(
+        f"sent fax {msg.id} to {len(recipients)} recipients: {status_text(msg.message_status)}",
+        file=out,
+    )
+    final = _demo_wait(args, client, msg.id)
+    print("final state:", file=out)
+    describe(final, out)
+    originals = {"letter.pdf": pdf, "scan.tiff": tiff}
+    downloads = tmp / "downloads"
+    downloads.mkdir()
+    for att in final.attachments:
+        target = downloads / (att.filename or att.id)
+        client.download(final.id, att.id, target)
+        source = originals.get(att.filename or "")
+        same = source is not None and source.read_bytes() == target.read_bytes()
+        verdict = "identical to the original" if same else "DIFFERENT from the original"
+        print(f"downloaded {att.filename}: {target.stat().st_size} bytes, {verdict}", file=out)
+        if not same:
+            return None
+    return final
+
+
+def _demo_wait(args: argparse.Namespace, client: FaxClient, message_id: str) -> FaxMessage:
+    watcher = Follow(args, quiet=False)
+    watcher.out = args.stdout
+    return client.wait_for_fax(
+        message_id,
+        timeout=max(30.0, args.send_delay * 10),
+        poll=max(0.1, args.send_delay / 4),
+        on_update=watcher,
+    )
+
+
+def _demo_receive_forward(
+    args: argparse.Namespace, emu: Emulator, client: FaxClient, tiff: Path, tmp: Path
+) -> None:
+    out = args.stdout
+    emu.inject_inbound_fax(
+        from_number="+16505550150",
+        documents=[("incoming.tiff", "image/tiff", tiff.read_bytes())],
+        subject="ringfax demo: a received fax",
+    )
+    print("a fax arrives from +16505550150 (injected into the emulator)", file=out)
+    inbox = tmp / "inbox"
+    (fax,) = Inbox(client, inbox, mark_read=True).sync()
+    print(f"receive: fax {fax.message.id} saved as {fax.files[0].name}", file=out)
+    again = Inbox(client, inbox).sync()
+    print(f"receive again: {len(again)} new fax(es) (nothing is downloaded twice)", file=out)
+    forwarded = client.resend_fax(fax.message.id, [Recipient("+16505550123", "Jane Doe")])
+    print(f"forwarded fax {fax.message.id} as fax {forwarded.id}", file=out)
+    final = _demo_wait(args, client, forwarded.id)
+    print(f"forward: {status_text(final.message_status)}", file=out)

@@ -1,0 +1,291 @@
+"""``ringfax`` CLI pieces that need no server: messages, progress, parsing, the receive loop."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ringfax import FaxMessage, Inbox, ReceivedFax, TransportError
+from ringfax._cli import build_parser, main
+from ringfax._cli_common import cli_terms, token_cache_path, unreachable_hint, wait_notice
+from ringfax._progress import UploadProgress, format_bytes, format_duration
+
+CREDS = ["--server", "http://127.0.0.1:9", "--client-id", "a", "--client-secret", "b"]
+CREDS += ["--jwt", "c", "--no-token-cache"]
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+# -- messages in CLI terms ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("library", "cli"),
+    [
+        (
+            "recipient #0: '555' is not in E.164 format (+<country code><number>); pass "
+            "default_country='US' (for example) to normalise national numbers",
+            "--to #1: '555' is not in E.164 format (+<country code><number>); pass "
+            "--country US (for example) to normalise national numbers",
+        ),
+        ("national numbers need default_country=...", "national numbers need --country CC"),
+        ("send_time 2020-01-01Z is in the past", "--send-at 2020-01-01Z is in the past"),
+        ("cover_page_text has 2000 characters", "--cover-text has 2000 characters"),
+        ("attachment #1 ('x.doc'): it is empty", "FILE #2 ('x.doc'): it is empty"),
+        ("attachments #0..#2 total 60000000 bytes", "FILE #1..#3 total 60000000 bytes"),
+        ("a recipient is needed (to=[...] is empty)", "a recipient is needed (no --to given)"),
+        (
+            "'a.pdf' already exists; not overwriting it (pass overwrite=True, CLI: --overwrite, "
+            "or choose another path)",
+            "'a.pdf' already exists; not overwriting it (--force overwrites it)",
+        ),
+        ("read timeout: the timeout of send_times_x", "read timeout: the timeout of send_times_x"),
+    ],
+)  # fmt: skip
+def test_cli_terms(library: str, cli: str) -> None:
+    assert cli_terms(library) == cli
+
+
+def test_wait_notice_names_the_rate_limit_group() -> None:
+    err = io.StringIO()
+    args = build_parser().parse_args(["list"])
+    args.stderr = err
+    notice = wait_notice(args)
+    notice(41.2, "rate limit (Heavy group): waiting 41 s")
+    notice(1.6, "GET http://x/y: HTTP 503; retrying in 1.6 s")
+    assert err.getvalue().splitlines() == [
+        "waiting 42 s on the rate limit (Heavy group)",
+        "GET http://x/y: HTTP 503; retrying in 2 s",
+    ]
+    args.quiet = True
+    notice(5.0, "rate limit (Light group): waiting 5 s")
+    assert err.getvalue().count("\n") == 2
+
+
+def test_token_cache_path_and_unreachable_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "/var/cache/me")
+    assert token_cache_path() == Path("/var/cache/me/ringfax/tokens.json")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
+    assert token_cache_path() == Path.home() / ".cache" / "ringfax" / "tokens.json"
+    assert "ringfax emulator" in unreachable_hint("http://127.0.0.1:8099")
+    assert "ringfax emulator" in unreachable_hint("http://localhost:8099")
+    assert "RC_SERVER_URL" in unreachable_hint("https://platform.ringcentral.com")
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+
+def test_format_helpers() -> None:
+    assert [format_bytes(n) for n in (0, 999, 1000, 1_234_567)] == [
+        "0 B",
+        "999 B",
+        "1.0 kB",
+        "1.2 MB",
+    ]
+    assert [format_duration(s) for s in (4.2, 75, 7300)] == ["4 s", "1 min 15 s", "2 h 01 min"]
+
+
+def test_progress_not_a_tty_writes_a_line_every_interval_and_a_summary() -> None:
+    out, clock = io.StringIO(), Clock()
+    bar = UploadProgress(out, clock=clock, interval=5.0)
+    total = 20_000_000
+    for second in range(1, 11):
+        clock.now = float(second)
+        bar(second * 2_000_000, total)
+    bar.done(True)
+    text = out.getvalue()
+    assert "\r" not in text
+    assert text.splitlines() == [
+        "Uploading 10.0 MB of 20.0 MB (50%), 2.0 MB/s, 5 s left",
+        "uploaded 20.0 MB in 10.0 s (2.0 MB/s)",
+    ]
+
+
+def test_progress_on_a_tty_redraws_one_line() -> None:
+    out, clock = Terminal(), Clock()
+    bar = UploadProgress(out, clock=clock)
+    for step in range(1, 5):
+        clock.now = step * 0.5
+        bar(step * 1_000_000, 4_000_000)
+    bar.done(True)
+    text = out.getvalue()
+    assert text.startswith("\rUploading 1.0 MB of 4.0 MB (25%), 2.0 MB/s, 2 s left")
+    assert "\rUploading 3.0 MB of 4.0 MB (75%), 2.0 MB/s, 1 s left\r" in text
+    assert text.endswith("\rUploading 4.0 MB of 4.0 MB (100%), 2.0 MB/s         \n")  # padded
+    assert text.count("\n") == 1
+
+
+def test_progress_throttles_tty_frames_and_handles_unknown_total() -> None:
+    out, clock = Terminal(), Clock()
+    bar = UploadProgress(out, clock=clock)
+    for n in range(1000):  # 1000 chunks within 0.1 s: one frame, not 1000
+        clock.now = n / 10_000
+        bar(n * 100, None)
+    assert out.getvalue().count("\r") == 1
+    assert "of" not in out.getvalue()
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+
+
+def test_parser_errors_are_one_line_exit_2() -> None:
+    for argv in (
+        ["forward", *CREDS, "123"],  # forward needs --to
+        ["receive", *CREDS],  # receive needs --to-dir
+        ["receive", *CREDS, "--to-dir", "x", "--watch", "0"],
+        ["status", *CREDS, "1", "--poll", "-1"],
+        ["send", *CREDS, "--to", "+16505550123", "x.pdf", "--send-at", "2020-01-01T00:00:00Z"],
+    ):
+        code, _out, err = run(*argv)
+        assert code == 2, argv
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+
+
+def test_help_shows_defaults_and_the_token_cache(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["download", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: .)" in text and "--force" in text
+    assert "tokens.json" in text
+    assert main(["emulator", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 8099)" in text and "inject" in text
+    assert main(["emulator", "inject", "--help"]) == 0
+    assert "--from NUMBER" in capsys.readouterr().out
+
+
+def test_version() -> None:
+    code, out, _err = run("--version")
+    assert code == 0 and out.startswith("ringfax ")
+
+
+# -- receive loop (Inbox stubbed) ---------------------------------------------------------------
+
+
+def test_receive_watch_survives_a_network_error_and_stops_on_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fax = FaxMessage.from_json(
+        {"id": "42", "direction": "Inbound", "messageStatus": "Received", "faxPageCount": 2,
+         "from": {"phoneNumber": "+16505550150"}}
+    )  # fmt: skip
+    answers: list[Any] = [
+        [ReceivedFax(fax, (tmp_path / "42-scan.pdf",))],
+        TransportError("GET x: could not connect", sent=False),
+        [],
+    ]
+
+    def sync(self: Inbox) -> list[ReceivedFax]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        result: list[ReceivedFax] = answer
+        return result
+
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if not answers:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Inbox, "sync", sync)
+    monkeypatch.setattr(time, "sleep", sleep)
+    code, out, err = run("receive", *CREDS, "--to-dir", str(tmp_path), "--watch", "30")
+    assert code == 0, err
+    assert out.splitlines() == [
+        "received fax 42 from +16505550150, 2 page(s):",
+        f"  {tmp_path / '42-scan.pdf'}",
+    ]
+    assert "warning: GET x: could not connect (trying again in 30 s)" in err
+    assert err.rstrip().endswith(f"1 new fax(es) in {tmp_path}")
+    assert sleeps == [30.0, 30.0, 30.0]
+
+    answers[:] = [[ReceivedFax(fax, (tmp_path / "42-scan.pdf",))], []]
+    code, out, err = run("receive", *CREDS, "--to-dir", str(tmp_path), "--watch", "5", "--json")
+    assert code == 0, err
+    (line,) = out.splitlines()  # one JSON object per line in --watch mode
+    assert json.loads(line)["files"] == [str(tmp_path / "42-scan.pdf")]
+
+
+def test_receive_once_fails_on_a_network_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def sync(self: Inbox) -> list[ReceivedFax]:
+        raise TransportError("GET http://127.0.0.1:9/x: could not connect: refused", sent=False)
+
+    monkeypatch.setattr(Inbox, "sync", sync)
+    code, _out, err = run("receive", *CREDS, "--to-dir", str(tmp_path))
+    assert code == 1
+    assert "could not connect" in err and "is the emulator running?" in err
+
+
+def test_cancel_refusal_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ringfax import FaxClient, MessageStatus, NotCancellable
+
+    def cancel(self: FaxClient, message_id: str) -> FaxMessage:
+        raise NotCancellable(message_id, MessageStatus.SENT)
+
+    monkeypatch.setattr(FaxClient, "cancel_fax", cancel)
+    code, out, err = run("cancel", *CREDS, "77")
+    assert code == 1 and out == ""
+    assert err == (
+        "error: message 77 is Sent: only a Queued fax can be cancelled, and this one was not "
+        "touched. To remove it from the message store run `ringfax delete 77`\n"
+    )
+
+
+def test_receive_since_is_days_or_a_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen: list[Any] = []
+
+    def sync(self: Inbox) -> list[ReceivedFax]:
+        seen.append(self.since)
+        return []
+
+    monkeypatch.setattr(Inbox, "sync", sync)
+    assert run("receive", *CREDS, "--to-dir", str(tmp_path))[0] == 0
+    assert run("receive", *CREDS, "--to-dir", str(tmp_path), "--since", "2026-01-02T00:00Z")[0] == 0
+    age = datetime.now(timezone.utc) - seen[0]
+    assert timedelta(days=29.9) < age < timedelta(days=30.1)  # default: the last 30 days
+    assert seen[1] == datetime(2026, 1, 2, tzinfo=timezone.utc)
+    code, _out, err = run("receive", *CREDS, "--to-dir", str(tmp_path), "--since", "-3")
+    assert code == 2 and "--since" in err
+
+
+def test_ctrl_c_during_the_upload(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ringfax import FaxClient
+
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.4 hello")
+
+    def send(self: FaxClient, *args: Any, on_progress: Any = None, **kwargs: Any) -> Any:
+        on_progress(8, 14)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FaxClient, "send_fax", send)
+    code, _out, err = run("send", *CREDS, "--to", "+16505550123", str(pdf))
+    assert code == 130
+    assert "interrupted during the upload" in err and "ringfax list" in err
+    assert "uploaded" not in err  # no success summary for an interrupted upload
