@@ -1,6 +1,8 @@
 """ringfax: a RingCentral fax client that streams, retries safely and never sends a fax twice.
 
-Built on mimewire (streaming multipart) and urllib3. Example::
+Built on mimewire (streaming multipart) and urllib3 — an optional extra:
+``pip install 'mimewire[fax]'`` (without it ``import ringfax`` works, but creating a client
+raises :class:`RingFaxError` saying how to install it). Example::
 
     from datetime import datetime, timedelta, timezone
     from ringfax import Attachment, FaxClient, Recipient
@@ -19,38 +21,51 @@ Built on mimewire (streaming multipart) and urllib3. Example::
         for r in final.failed_recipients:
             print(r.phone_number, r.error.reason, "retry" if r.retryable else "")
 
+Receiving: ``client.sync_faxes()`` then ``client.sync_faxes(previous.sync_token)`` (message-sync,
+:class:`FaxSync`), ``iter_faxes(direction="Inbound")``, ``download(...)``, ``mark_read(...)``,
+``resend_fax(received.id, to=...)`` to forward. ``cancel_fax`` cancels only a Queued fax
+(:class:`NotCancellable` otherwise); ``delete_fax(id, purge=...)`` removes one.
+``FaxClient(..., token_cache=FileTokenCache(path))`` shares tokens between processes;
+``on_wait=`` is told when the client waits on a rate limit. :class:`Inbox` receives durably
+into a directory (sync token + done ids persisted; never downloads a fax twice).
+
 Errors are :class:`RingFaxError` subclasses: :class:`ValidationError` (refused before sending),
 :class:`TransportError` (``.sent``), :class:`FaxMaybeSentError` (a fax POST that may have gone
 through — check the message store before sending again), :class:`APIError` and its per-status
-subclasses, :class:`WaitTimeout`. :class:`AsyncFaxClient` is the asyncio twin (``await``
-the same methods; ``async for`` over ``iter_faxes``).
+subclasses (:class:`UnexpectedRedirect` for a 3xx, which is never followed),
+:class:`WaitTimeout`, :class:`NotCancellable`, :class:`DownloadError`. :class:`AsyncFaxClient`
+is the asyncio twin (``await`` the same methods; ``async for`` over ``iter_faxes``).
 """
 
 from __future__ import annotations
 
 from ._async import AsyncFaxClient
-from ._auth import JWTAuth, StaticTokenAuth, Token
+from ._auth import FileTokenCache, JWTAuth, StaticTokenAuth, Token
 from ._client import ENV_VARS, FaxClient, WireFormat
 from ._errors import (
     APIError,
     AuthError,
     BadRequest,
     Conflict,
+    DownloadError,
     ErrorDetail,
     FaxMaybeSentError,
     Forbidden,
     NotAcceptable,
+    NotCancellable,
     NotFound,
     PayloadTooLarge,
     RateLimited,
     RingFaxError,
     ServerError,
     TransportError,
+    UnexpectedRedirect,
     UnsupportedMediaType,
     ValidationError,
     WaitTimeout,
     error_from_response,
 )
+from ._inbox import Inbox, ReceivedFax
 from ._models import (
     FAX_ERROR_TABLE,
     TERMINAL_STATUSES,
@@ -60,6 +75,7 @@ from ._models import (
     FaxErrorInfo,
     FaxMessage,
     FaxResolution,
+    FaxSync,
     MessageAttachment,
     MessageStatus,
     RateLimitInfo,
@@ -86,23 +102,29 @@ __all__ = [
     "Caller",
     "Conflict",
     "CoverPage",
+    "DownloadError",
     "ErrorDetail",
     "FaxClient",
     "FaxErrorInfo",
     "FaxMaybeSentError",
     "FaxMessage",
     "FaxResolution",
+    "FaxSync",
+    "FileTokenCache",
     "Forbidden",
     "FunctionTransport",
     "HeaderMap",
+    "Inbox",
     "JWTAuth",
     "MessageAttachment",
     "MessageStatus",
     "NotAcceptable",
+    "NotCancellable",
     "NotFound",
     "PayloadTooLarge",
     "RateLimitInfo",
     "RateLimited",
+    "ReceivedFax",
     "Recipient",
     "RecipientStatus",
     "Request",
@@ -114,6 +136,7 @@ __all__ = [
     "Token",
     "Transport",
     "TransportError",
+    "UnexpectedRedirect",
     "UnsupportedMediaType",
     "Urllib3Transport",
     "ValidationError",

@@ -22,9 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._client import AttachmentLike, FaxClient, ProgressCallback, WireFormat
+from ._client import FaxClient
 from ._errors import ValidationError, WaitTimeout
-from ._models import CoverPage, FaxMessage, MessageStatus, Recipient
+from ._faxbody import AttachmentLike, ProgressCallback, WireFormat
+from ._models import CoverPage, FaxMessage, FaxSync, MessageAttachment, MessageStatus, Recipient
 
 __all__ = ["AsyncFaxClient"]
 
@@ -181,15 +182,51 @@ class AsyncFaxClient:
             assert isinstance(item, FaxMessage)
             yield item
 
-    async def cancel_fax(self, message_id: str | int) -> None:
-        """See :meth:`FaxClient.cancel_fax`."""
-        await self._run(self.sync.cancel_fax, message_id)
+    async def sync_faxes(
+        self,
+        sync_token: str | None = None,
+        *,
+        direction: str | None = None,
+        date_from: datetime | None = None,
+        record_count: int | None = None,
+    ) -> FaxSync:
+        """See :meth:`FaxClient.sync_faxes`."""
+        return await self._run(
+            self.sync.sync_faxes,
+            sync_token,
+            direction=direction,
+            date_from=date_from,
+            record_count=record_count,
+        )
+
+    async def mark_read(self, message_id: str | int) -> FaxMessage:
+        """See :meth:`FaxClient.mark_read`."""
+        return await self._run(self.sync.mark_read, message_id)
+
+    async def mark_unread(self, message_id: str | int) -> FaxMessage:
+        """See :meth:`FaxClient.mark_unread`."""
+        return await self._run(self.sync.mark_unread, message_id)
+
+    async def cancel_fax(self, message_id: str | int) -> FaxMessage:
+        """See :meth:`FaxClient.cancel_fax` (only Queued faxes; else NotCancellable)."""
+        return await self._run(self.sync.cancel_fax, message_id)
+
+    async def delete_fax(self, message_id: str | int, *, purge: bool = False) -> None:
+        """See :meth:`FaxClient.delete_fax`."""
+        await self._run(self.sync.delete_fax, message_id, purge=purge)
 
     async def download(
-        self, message_id: str | int, attachment_id: str | int, path: str | os.PathLike[str]
+        self,
+        message_id: str | int,
+        attachment_id: str | int | MessageAttachment,
+        path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
     ) -> Path:
         """See :meth:`FaxClient.download`."""
-        return await self._run(self.sync.download, message_id, attachment_id, path)
+        return await self._run(
+            self.sync.download, message_id, attachment_id, path, overwrite=overwrite
+        )
 
     async def cover_pages(self) -> list[CoverPage]:
         """See :meth:`FaxClient.cover_pages`."""

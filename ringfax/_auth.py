@@ -8,6 +8,10 @@ trigger one token request and the others reuse its result. Refresh tokens are si
 new one from every answer replaces the old. A refresh answered with ``invalid_grant`` (or any
 400/401) falls back to a fresh JWT grant.
 
+With a ``cache`` (e.g. :class:`~ringfax.FileTokenCache`) and a ``cache_key``, a cached token set
+is reused (its refresh token too) and every new one is stored, so separate processes do not
+each log in; a token the server rejects is dropped from the cache.
+
 Secrets (JWT, tokens, client secret) never appear in ``repr``/``str`` or error messages.
 """
 
@@ -16,19 +20,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ._errors import APIError, AuthError
+from ._token import Token
+from ._tokencache import FileTokenCache
 
 __all__ = [
     "EXPIRED_TOKEN_CODES",
     "INVALID_TOKEN_CODES",
     "JWT_GRANT_TYPE",
     "Auth",
+    "FileTokenCache",
     "JWTAuth",
     "StaticTokenAuth",
     "Token",
+    "TokenCacheLike",
     "TokenEndpoint",
 ]
 
@@ -44,56 +51,20 @@ TokenEndpoint = Callable[[dict[str, str]], Mapping[str, Any]]
 raises :class:`~ringfax.APIError` on an error status."""
 
 
-@dataclass(frozen=True)
-class Token:
-    """An OAuth token set. ``expires_at``/``refresh_expires_at`` are epoch seconds."""
+class TokenCacheLike(Protocol):
+    """What :class:`JWTAuth` needs from a token cache (see :class:`~ringfax.FileTokenCache`)."""
 
-    access_token: str = field(repr=False)
-    expires_at: float
-    token_type: str = "bearer"
-    refresh_token: str | None = field(default=None, repr=False)
-    refresh_expires_at: float | None = None
-    scope: str | None = None
-    owner_id: str | None = None
-    session_id: str | None = None
+    def load(self, key: str) -> Token | None:
+        """The token set stored under ``key``, or None."""
+        ...
 
-    def __repr__(self) -> str:
-        refresh = "'***'" if self.refresh_token else "None"
-        return (
-            f"Token(access_token='***', refresh_token={refresh}, expires_at={self.expires_at!r}, "
-            f"scope={self.scope!r}, owner_id={self.owner_id!r})"
-        )
+    def store(self, key: str, token: Token) -> None:
+        """Store the token set under ``key``."""
+        ...
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], now: float) -> Token:
-        """Build from a ``TokenInfo`` answer received at ``now``."""
-        access = data.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise AuthError(200, "token endpoint answer has no access_token")
-        expires_in = _number(data.get("expires_in"), 3600.0)
-        refresh = data.get("refresh_token")
-        refresh_in = data.get("refresh_token_expires_in")
-        return cls(
-            access_token=access,
-            expires_at=now + expires_in,
-            token_type=str(data.get("token_type") or "bearer"),
-            refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-            refresh_expires_at=now + _number(refresh_in, 0.0) if refresh_in is not None else None,
-            scope=_opt(data.get("scope")),
-            owner_id=_opt(data.get("owner_id")),
-            session_id=_opt(data.get("session_id")),
-        )
-
-
-def _number(value: Any, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _opt(value: Any) -> str | None:
-    return None if value is None else str(value)
+    def discard(self, key: str) -> None:
+        """Forget the entry under ``key``."""
+        ...
 
 
 class Auth(Protocol):
@@ -154,6 +125,7 @@ class JWTAuth:
 
     ``endpoint`` posts the token form (see :data:`TokenEndpoint`); ``clock`` returns epoch
     seconds. ``grants`` counts token requests by grant type (``"jwt"``, ``"refresh"``).
+    ``cache``/``cache_key``: share tokens with other processes (see the module docstring).
     """
 
     def __init__(
@@ -163,15 +135,22 @@ class JWTAuth:
         endpoint: TokenEndpoint,
         clock: Callable[[], float] = time.time,
         refresh_margin: float = 60.0,
+        cache: TokenCacheLike | None = None,
+        cache_key: str | None = None,
     ) -> None:
         if not jwt:
             raise ValueError("jwt is empty")
+        if cache is not None and not cache_key:
+            raise ValueError("a token cache needs a cache_key")
         self._jwt = jwt
         self._endpoint = endpoint
         self._clock = clock
         self.refresh_margin = refresh_margin
         self._lock = threading.Lock()
         self._token: Token | None = None
+        self._cache = cache
+        self._cache_key = cache_key or ""
+        self._cache_loaded = False
         self.grants: dict[str, int] = {"jwt": 0, "refresh": 0}
 
     def __repr__(self) -> str:
@@ -185,6 +164,9 @@ class JWTAuth:
     def access_token(self) -> str:
         """A valid access token; fetches/refreshes under the lock when near expiry."""
         with self._lock:
+            if self._token is None and not self._cache_loaded:
+                self._cache_loaded = True
+                self._token = self._cached()
             token = self._token
             if token is None or self._clock() >= token.expires_at - self.refresh_margin:
                 token = self._renew(prefer_refresh=True)
@@ -201,7 +183,10 @@ class JWTAuth:
             current = self._token
             if current is not None and current.access_token != used_token:
                 return True  # another thread already renewed it
-            self._renew(prefer_refresh=expired)
+            if invalid and self._cache is not None:
+                self._cache.discard(self._cache_key)
+            # an expired token may already have been refreshed by another process
+            self._renew(prefer_refresh=expired, use_cache=expired and not invalid)
             return True
 
     def tokens_to_revoke(self) -> str | None:
@@ -212,13 +197,40 @@ class JWTAuth:
         return token.refresh_token or token.access_token
 
     def clear(self) -> None:
-        """Forget the tokens (the next call does a new JWT grant)."""
+        """Forget the tokens (the next call does a new JWT grant) — in the cache too."""
         with self._lock:
             self._token = None
+            self._cache_loaded = True
+            if self._cache is not None:
+                self._cache.discard(self._cache_key)
 
-    def _renew(self, *, prefer_refresh: bool) -> Token:
-        old = self._token
+    def _cached(self) -> Token | None:
+        if self._cache is None:
+            return None
+        try:
+            return self._cache.load(self._cache_key)
+        except Exception:  # a broken cache must never break a call
+            return None
+
+    def _keep(self, token: Token) -> Token:
+        self._token = token
+        if self._cache is not None:
+            self._cache.store(self._cache_key, token)
+        return token
+
+    def _renew(self, *, prefer_refresh: bool, use_cache: bool = True) -> Token:
         now = self._clock()
+        if use_cache:
+            # another process may have refreshed already (and used up our refresh token)
+            cached = self._cached()
+            if (
+                cached is not None
+                and (self._token is None or cached.access_token != self._token.access_token)
+                and now < cached.expires_at - self.refresh_margin
+            ):
+                self._token = cached
+                return cached
+        old = self._token
         if (
             prefer_refresh
             and old is not None
@@ -230,8 +242,7 @@ class JWTAuth:
                 data = self._endpoint(
                     {"grant_type": "refresh_token", "refresh_token": old.refresh_token}
                 )
-                self._token = Token.from_json(data, self._clock())
-                return self._token
+                return self._keep(Token.from_json(data, self._clock()))
             except APIError as exc:
                 if exc.status not in (400, 401):
                     raise
@@ -239,5 +250,4 @@ class JWTAuth:
         self._token = None
         self.grants["jwt"] += 1
         data = self._endpoint({"grant_type": JWT_GRANT_TYPE, "assertion": self._jwt})
-        self._token = Token.from_json(data, self._clock())
-        return self._token
+        return self._keep(Token.from_json(data, self._clock()))

@@ -1,60 +1,73 @@
-"""``FaxClient``: send, resend, status, wait, list, cancel, download, cover pages, revoke."""
+"""``FaxClient``: send, resend, status, wait, list, sync, read status, cancel, delete,
+download, cover pages, revoke."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
+import dataclasses
 import json
 import logging
-import mimetypes
 import os
 import random
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Literal, Union
+from typing import Any
 
-from mimewire import MimeWireError, MultipartBody, Part
+from mimewire import MimeWireError, MultipartBody
 
-from ._auth import Auth, JWTAuth, StaticTokenAuth
+from ._auth import Auth, JWTAuth, StaticTokenAuth, TokenCacheLike
+from ._download import choose_target, filename_from_disposition, save_atomically
 from ._errors import (
     APIError,
     AuthError,
     FaxMaybeSentError,
+    NotCancellable,
     RingFaxError,
     TransportError,
     ValidationError,
     WaitTimeout,
     error_from_response,
+    parse_retry_after,
     redact_url,
 )
+from ._faxbody import (
+    AttachmentLike,
+    ProgressCallback,
+    WireFormat,
+    prepare_fax,
+    progress,
+    render_body,
+)
 from ._models import (
-    Attachment,
     CoverPage,
     FaxMessage,
+    FaxSync,
+    MessageAttachment,
     MessageStatus,
     RateLimitInfo,
     Recipient,
 )
+from ._ratelimit import RateLimitPacer, describe_wait
 from ._retry import (
     RetryPolicy,
     decide_after_status,
     decide_after_transport_error,
     fax_post_maybe_sent,
 )
-from ._transport import Body, Request, Response, Transport, Urllib3Transport
+from ._tokencache import cache_key
+from ._transport import (
+    MAX_BUFFERED_BODY,
+    Body,
+    Request,
+    Response,
+    Transport,
+    Urllib3Transport,
+)
 from ._validation import (
-    check_attachments,
-    check_cover_index,
-    check_cover_page_text,
-    check_iso_code,
-    check_resolution,
     check_send_time,
-    default_filename,
     normalize_recipients,
 )
 
@@ -65,39 +78,14 @@ log = logging.getLogger("ringfax")
 __version__ = "0.1.0"
 
 _MAX_ERROR_BODY = 64 * 1024
-
-WireFormat = Literal["form-data", "form-fields", "mixed"]
-WIRE_FORMATS = ("form-data", "form-fields", "mixed")
+MAX_JSON_ANSWER = MAX_BUFFERED_BODY
+"""Largest JSON answer read (bytes); a larger one is an :class:`APIError` "unreadable JSON"."""
 
 ENV_VARS = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_JWT")
 """The environment variables :meth:`FaxClient.from_env` reads (RingCentral quick-start names)."""
 
-AttachmentLike = Union[Attachment, str, "os.PathLike[str]", bytes, IO[bytes]]
-"""What ``send_fax`` accepts per attachment: an :class:`Attachment`, a path or a binary file."""
-
-ProgressCallback = Callable[[int, "int | None"], None]
-
-
-@dataclass(frozen=True)
-class _PreparedAttachment:
-    source: Any
-    wire_filename: str
-    content_type: str
-    size: int | None
-    start: int | None  # start offset of a seekable file object
-    replayable: bool
-
-
-@dataclass(frozen=True)
-class _PreparedFax:
-    recipients: tuple[Recipient, ...]
-    attachments: tuple[_PreparedAttachment, ...]
-    fields: tuple[tuple[str, str], ...]  # (field name, text value) in wire order
-    envelope: bytes
-
-    @property
-    def replayable(self) -> bool:
-        return all(a.replayable for a in self.attachments)
+WaitCallback = Callable[[float, str], None]
+"""``on_wait(seconds, reason)``: told about every wait over 1 s the client imposes itself."""
 
 
 class FaxClient:
@@ -107,6 +95,17 @@ class FaxClient:
     ``access_token``. ``timeout`` is ``(connect, read)`` seconds. ``retry`` decides retries
     (see :mod:`ringfax._retry`); ``clock`` (epoch seconds), ``sleep`` and ``rand`` are injectable
     for tests. ``media_url`` is the host for downloads (default: ``server_url``).
+
+    ``token_cache`` (e.g. :class:`~ringfax.FileTokenCache`) lets JWT clients in different
+    processes share tokens instead of each logging in (unused with ``access_token=``).
+    ``on_wait(seconds, reason)`` is called before every wait longer than 1 s the client
+    imposes itself — rate-limit pacing (``"rate limit (Heavy group): waiting 42 s"``), a 429's
+    ``Retry-After``, retry backoff — but not for the polling interval of :meth:`wait_for_fax`.
+
+    Rate limits: the client remembers ``X-Rate-Limit-Remaining/Window`` per group; when a
+    group has no requests left it waits out the window before the next request of that group
+    instead of provoking a 429 (whose penalty every further request resets). A 429 without
+    ``Retry-After`` waits the group's ``X-Rate-Limit-Window`` (else 60 s).
 
     Use it as a context manager (or call :meth:`close`)::
 
@@ -135,6 +134,8 @@ class FaxClient:
         media_url: str | None = None,
         verify: bool | str = True,
         refresh_margin: float = 60.0,
+        token_cache: TokenCacheLike | None = None,
+        on_wait: WaitCallback | None = None,
     ) -> None:
         parsed = urllib.parse.urlsplit(server_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -148,6 +149,8 @@ class FaxClient:
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
+        self.on_wait = on_wait
+        self._pacer = RateLimitPacer(clock)
         self.user_agent = user_agent or f"ringfax/{__version__}"
         self._owns_transport = transport is None
         self.transport: Transport = transport or Urllib3Transport(timeout=timeout, verify=verify)
@@ -162,7 +165,12 @@ class FaxClient:
             if not self._basic:
                 raise ValidationError("JWT auth needs client_id and client_secret as well")
             self.auth = JWTAuth(
-                jwt, endpoint=self._token_endpoint, clock=clock, refresh_margin=refresh_margin
+                jwt,
+                endpoint=self._token_endpoint,
+                clock=clock,
+                refresh_margin=refresh_margin,
+                cache=token_cache,
+                cache_key=cache_key(self.server_url, client_id or "", jwt),
             )
         else:
             raise ValidationError(
@@ -226,11 +234,17 @@ class FaxClient:
                 url += "?" + urllib.parse.urlencode(clean, doseq=True)
         return url
 
-    def _same_host_url(self, uri: str) -> str:
-        """A server-provided URI rebased on ``server_url`` (never send the token elsewhere)."""
-        parts = urllib.parse.urlsplit(uri)
-        path = parts.path or "/"
-        return self.server_url + path + (f"?{parts.query}" if parts.query else "")
+    def _follow(self, current: str, uri: str) -> str:
+        """A server-provided link resolved against ``current``; :class:`APIError` unless it
+        stays on the server (same scheme, host and port): the token never goes elsewhere."""
+        target = urllib.parse.urljoin(current, uri)
+        if _origin(target) is None or _origin(target) != _origin(self.server_url):
+            raise APIError(
+                200,
+                f"refusing to follow navigation.nextPage {redact_url(target)!r}: it leaves "
+                f"the server {self.server_url} (the access token is sent only there)",
+            )
+        return target
 
     # --------------------------------------------------------------- sending
 
@@ -257,17 +271,46 @@ class FaxClient:
                     headers=exc.headers,
                 ) from None
             raise
-        data = response.json()
+        data = _read_json(response)
         if not isinstance(data, Mapping):
             raise APIError(response.status, "token endpoint returned no JSON object")
         return data
 
-    def _record(self, response: Response) -> None:
+    def _record(self, method: str, url: str, response: Response) -> None:
         info = RateLimitInfo.from_headers(response.headers)
         if info is not None:
             self.last_rate_limit = info
             self.rate_limits[(info.group or "").lower()] = info
+            if response.status == 429:
+                # the 429's own wait decides (Retry-After / window); keep only the window
+                info = dataclasses.replace(info, remaining=None)
+            self._pacer.observe(method, url, info)
         self.last_request_id = response.headers.get("RCRequestId")
+
+    def _wait(self, seconds: float, reason: str) -> None:
+        """Sleep ``seconds``; tell ``on_wait`` first when it is over a second."""
+        if seconds <= 0:
+            return
+        if seconds > 1.0 and self.on_wait is not None:
+            self.on_wait(seconds, reason)
+        log.info("waiting %.3g s: %s", seconds, reason)
+        self._sleep(seconds)
+
+    def _pace(self, group: str) -> None:
+        """Wait out an exhausted rate-limit group before sending."""
+        delay = self._pacer.delay(group)
+        if delay > 0:
+            self._wait(delay, describe_wait(group, delay))
+
+    def _rate_limit_wait(self, group: str, error: APIError, response: Response) -> float | None:
+        """How long a 429 asks to wait: Retry-After, else the window (None: policy default)."""
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            return float(retry_after)
+        info = RateLimitInfo.from_headers(response.headers)
+        if info is not None and info.window:
+            return float(info.window)
+        return self._pacer.window_of(group)
 
     def _call(
         self,
@@ -285,13 +328,15 @@ class FaxClient:
         basic: bool = False,
         retry: RetryPolicy | None = None,
     ) -> Response:
-        """One logical API call: auth, retries, 401 refresh, error mapping."""
+        """One logical API call: pacing, auth, retries, 401 refresh, error mapping (2xx only)."""
         policy = retry or self.retry
+        group = self._pacer.group_of(method, url)
         attempt = 0
         waited = 0.0
         renewed = False
         while True:
             attempt += 1
+            self._pace(group)
             accept = "*/*" if stream else "application/json"  # downloads are PDF/TIFF
             headers = {"Accept": accept, "User-Agent": self.user_agent}
             used_token: str | None = None
@@ -340,10 +385,10 @@ class FaxClient:
                 log.info("%s %s: %s", method, redact_url(url), decision.reason)
                 if not decision.retry or (not replayable and body_factory is not None):
                     raise
-                self._sleep(decision.delay)
+                self._wait(decision.delay, f"{method} {redact_url(url)}: {decision.reason}")
                 waited += decision.delay
                 continue
-            self._record(response)
+            self._record(method, url, response)
             log.debug(
                 "<- %s %s %d (RCRequestId %s)",
                 method,
@@ -351,11 +396,17 @@ class FaxClient:
                 response.status,
                 self.last_request_id,
             )
-            if response.status < 400:
+            if 200 <= response.status < 300:
                 return response
             error = error_from_response(
                 response.status, response.headers, response.read(_MAX_ERROR_BODY), now=self._clock()
             )
+            if response.status < 400:  # 1xx/3xx: never followed, never taken as success
+                if fax_post:
+                    raise FaxMaybeSentError(
+                        f"the server answered {error}", attempted_at=_utc(started), cause=error
+                    ) from error
+                raise error
             if (
                 response.status == 401
                 and used_token is not None
@@ -370,25 +421,33 @@ class FaxClient:
                 raise FaxMaybeSentError(
                     f"the server answered {error}", attempted_at=_utc(started), cause=error
                 ) from error
+            limited = response.status == 429
             decision = decide_after_status(
                 policy,
                 status=response.status,
                 attempt=attempt,
                 waited=waited,
                 idempotent=idempotent,
-                retry_after=getattr(error, "retry_after", None)
-                if response.status == 429
-                else _retry_after(response, self._clock()),
+                retry_after=self._rate_limit_wait(group, error, response)
+                if limited
+                else parse_retry_after(response.headers.get("Retry-After"), self._clock()),
                 rand=self._rand(),
             )
             log.info("%s %s: %s", method, redact_url(url), decision.reason)
+            if limited:
+                wait = self._rate_limit_wait(group, error, response)
+                self._pacer.block(group, policy.rate_limit_default if wait is None else wait)
             if not decision.retry or (not replayable and body_factory is not None):
                 raise error
-            self._sleep(decision.delay)
+            if limited:
+                reason = describe_wait(group, decision.delay)
+            else:
+                reason = f"{method} {redact_url(url)}: {decision.reason}"
+            self._wait(decision.delay, reason)
             waited += decision.delay
 
     def _get_json(self, url: str) -> Any:
-        return self._call("GET", url, idempotent=True).json()
+        return _read_json(self._call("GET", url, idempotent=True))
 
     # -------------------------------------------------------------- fax API
 
@@ -425,7 +484,7 @@ class FaxClient:
         Raises :class:`FaxMaybeSentError` (never re-sends) when the POST failed after its body
         may have reached the server.
         """
-        prepared = self._prepare_fax(
+        prepared = prepare_fax(
             to,
             attachments,
             cover_index=cover_index,
@@ -435,14 +494,15 @@ class FaxClient:
             iso_code=iso_code,
             wire_format=wire_format,
             default_country=default_country,
+            now=self._clock(),
         )
 
         def factory() -> tuple[Body, int | None, str]:
-            body = self._render_body(prepared, wire_format, boundary=boundary)
+            body = render_body(prepared, wire_format, boundary=boundary)
             length = body.content_length
             chunks: Iterable[bytes] = body
             if on_progress is not None:
-                chunks = _progress(body, length, on_progress)
+                chunks = progress(body, length, on_progress)
             return chunks, length, body.content_type
 
         response = self._call(
@@ -454,109 +514,6 @@ class FaxClient:
             fax_post=True,
         )
         return self._fax_answer(response)
-
-    def _prepare_fax(
-        self,
-        to: str | Recipient | Sequence[str | Recipient],
-        attachments: AttachmentLike | Sequence[AttachmentLike],
-        *,
-        cover_index: int | None,
-        cover_page_text: str | None,
-        resolution: str | None,
-        send_time: datetime | None,
-        iso_code: str | None,
-        wire_format: str,
-        default_country: str | None,
-    ) -> _PreparedFax:
-        if wire_format not in WIRE_FORMATS:
-            raise ValidationError(
-                f"wire_format {wire_format!r} is invalid: use one of {', '.join(WIRE_FORMATS)}"
-            )
-        recipients = normalize_recipients(to, default_country)
-        if isinstance(attachments, (str, bytes, os.PathLike, Attachment)):
-            attachments = [attachments]
-        atts: list[Attachment] = []
-        for index, item in enumerate(attachments):
-            if isinstance(item, Attachment):
-                att = item
-            elif isinstance(item, (str, os.PathLike)):
-                att = Attachment(item)
-            elif isinstance(item, (bytes, bytearray)):
-                raise ValidationError(
-                    f"attachment #{index}: raw bytes need a filename: "
-                    f"Attachment(data, filename='page.pdf')"
-                )
-            else:
-                att = Attachment(item)
-            if not att.display_name:
-                name = default_filename(index, att.content_type)
-                if name is not None:
-                    att = Attachment(att.source, name, att.content_type, att.size)
-            atts.append(att)
-        sizes = check_attachments(atts)
-        if wire_format == "form-fields" and any(r.name for r in recipients):
-            log.warning("wire_format='form-fields' cannot carry recipient names; they are dropped")
-        fields: list[tuple[str, str]] = []
-        envelope: dict[str, Any] = {"to": [r.to_json() for r in recipients]}
-        text = check_cover_page_text(cover_page_text)
-        index_ = check_cover_index(cover_index)
-        res = check_resolution(resolution)
-        when = check_send_time(send_time)
-        iso = check_iso_code(iso_code)
-        if text is not None:
-            fields.append(("coverPageText", text))
-        if index_ is not None:
-            fields.append(("coverIndex", str(index_)))
-        if res is not None:
-            fields.append(("faxResolution", res.value))
-        if when is not None:
-            fields.append(("sendTime", when))
-        if iso is not None:
-            fields.append(("isoCode", iso))
-        for r in recipients:
-            fields.append(("to", r.phone_number))
-        if res is not None:
-            envelope["faxResolution"] = res.value
-        if when is not None:
-            envelope["sendTime"] = when
-        if iso is not None:
-            envelope["isoCode"] = iso
-        if index_ is not None:
-            envelope["coverIndex"] = index_
-        if text is not None:
-            envelope["coverPageText"] = text
-        prepared_atts = []
-        for att, size in zip(atts, sizes, strict=True):
-            source = att.source
-            start: int | None = None
-            replayable = True
-            if isinstance(source, (bytearray, memoryview)):
-                source = bytes(source)
-            elif isinstance(source, (str, os.PathLike)):
-                source = Path(source)
-            elif isinstance(source, bytes):
-                pass
-            elif hasattr(source, "read"):
-                seekable = getattr(source, "seekable", None)
-                if callable(seekable) and seekable():
-                    start = source.tell()
-                else:
-                    replayable = False
-            else:
-                replayable = False
-            wire_name = att.wire_filename
-            content_type = (
-                att.content_type or mimetypes.guess_type(wire_name)[0] or "application/octet-stream"
-            )
-            prepared_atts.append(
-                _PreparedAttachment(source, wire_name, content_type, size, start, replayable)
-            )
-        return _PreparedFax(
-            recipients=tuple(recipients),
-            attachments=tuple(prepared_atts),
-            fields=tuple(fields),
-            envelope=json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode(),
-        )
 
     def build_fax_body(
         self,
@@ -577,7 +534,7 @@ class FaxClient:
         Useful for dry runs and reproducible bytes (pass ``boundary``); iterate it or use
         ``.content_type``/``.content_length``. Same arguments and checks as :meth:`send_fax`.
         """
-        prepared = self._prepare_fax(
+        prepared = prepare_fax(
             to,
             attachments,
             cover_index=cover_index,
@@ -587,77 +544,9 @@ class FaxClient:
             iso_code=iso_code,
             wire_format=wire_format,
             default_country=default_country,
+            now=self._clock(),
         )
-        return self._render_body(prepared, wire_format, boundary=boundary)
-
-    @staticmethod
-    def _render_body(
-        prepared: _PreparedFax, wire_format: str, *, boundary: str | None = None
-    ) -> MultipartBody:
-        """The multipart body for one attempt (file objects are rewound to their start)."""
-        try:
-            return FaxClient._render_parts(prepared, wire_format, boundary)
-        except MimeWireError as exc:
-            raise ValidationError(f"cannot build the fax body: {exc}") from None
-        except OSError as exc:
-            raise ValidationError(f"cannot read an attachment: {exc}") from None
-
-    @staticmethod
-    def _render_parts(
-        prepared: _PreparedFax, wire_format: str, boundary: str | None
-    ) -> MultipartBody:
-        parts: list[Part] = []
-        if wire_format == "form-fields":
-            for name, value in prepared.fields:
-                parts.append(
-                    Part(
-                        value.encode("utf-8"),
-                        name=name,
-                        filename="",
-                        # header order of RingCentral's documented example
-                        headers=[
-                            ("Content-Transfer-Encoding", "8bit"),
-                            ("Content-Type", "text/plain"),
-                        ],
-                    )
-                )
-        elif wire_format == "form-data":
-            parts.append(
-                Part(
-                    prepared.envelope,
-                    name="json",
-                    filename="request.json",
-                    content_type="application/json",
-                )
-            )
-        else:
-            parts.append(Part(prepared.envelope, content_type="application/json"))
-        for att in prepared.attachments:
-            source = att.source
-            if att.start is not None:
-                source.seek(att.start)
-            if wire_format == "mixed":
-                parts.append(
-                    Part(
-                        source,
-                        filename=att.wire_filename,
-                        content_type=att.content_type,
-                        disposition="attachment",
-                        length=att.size,
-                    )
-                )
-            else:
-                parts.append(
-                    Part(
-                        source,
-                        name="attachment",
-                        filename=att.wire_filename,
-                        content_type=att.content_type,
-                        length=att.size,
-                    )
-                )
-        subtype = "mixed" if wire_format == "mixed" else "form-data"
-        return MultipartBody(parts, subtype=subtype, boundary=boundary)
+        return render_body(prepared, wire_format, boundary=boundary)
 
     def resend_fax(
         self,
@@ -667,13 +556,14 @@ class FaxClient:
         *,
         default_country: str | None = None,
     ) -> FaxMessage:
-        """Resend a failed fax, or forward a stored fax to ``to`` (JSON POST on ``/fax``)."""
+        """Resend a failed fax, or forward a stored fax — sent or received — to ``to`` (JSON
+        POST on ``/fax`` with ``originalMessageId``). ``send_time`` must not be in the past."""
         body: dict[str, Any] = {"originalMessageId": str(original_message_id)}
         if not str(original_message_id).strip():
             raise ValidationError("original_message_id is empty")
         if to is not None:
             body["to"] = [r.to_json() for r in normalize_recipients(to, default_country)]
-        when = check_send_time(send_time)
+        when = check_send_time(send_time, now=self._clock())
         if when is not None:
             body["sendTime"] = when
         response = self._call(
@@ -743,9 +633,13 @@ class FaxClient:
     ) -> Iterator[FaxMessage]:
         """Every fax in the message store matching the filters, following
         ``navigation.nextPage.uri`` to the last page. ``date_from``/``date_to`` must be aware
-        datetimes (RingCentral's default window is the last 24 hours)."""
-        if direction is not None and direction not in ("Inbound", "Outbound"):
-            raise ValidationError(f"direction {direction!r} must be 'Inbound' or 'Outbound'")
+        datetimes (RingCentral's default window is the last 24 hours). ``direction``:
+        ``"Inbound"`` (received faxes), ``"Outbound"`` or None (both).
+
+        A ``nextPage`` link is resolved against the page it came from and followed only when it
+        stays on ``server_url`` (same scheme, host and port); anything else raises
+        :class:`APIError` instead of sending the access token to another host."""
+        _check_direction(direction)
         if not 1 <= per_page <= 1000:
             raise ValidationError(f"per_page {per_page} must be within 1..1000")
         params: dict[str, Any] = {
@@ -777,53 +671,146 @@ class FaxClient:
             nav = data.get("navigation")
             nxt = nav.get("nextPage") if isinstance(nav, Mapping) else None
             uri = nxt.get("uri") if isinstance(nxt, Mapping) else None
-            url = self._same_host_url(uri) if isinstance(uri, str) and records else None
+            url = self._follow(url, uri) if isinstance(uri, str) and uri and records else None
 
-    def cancel_fax(self, message_id: str | int) -> None:
-        """Cancel a scheduled/queued fax by deleting it (``DELETE …/message-store/{id}``)."""
+    def sync_faxes(
+        self,
+        sync_token: str | None = None,
+        *,
+        direction: str | None = None,
+        date_from: datetime | None = None,
+        record_count: int | None = None,
+    ) -> FaxSync:
+        """RingCentral message-sync for faxes (``GET …/message-sync``).
+
+        Without ``sync_token``: a full sync (``syncType=FSync``) of the current fax messages
+        (``date_from``, ``record_count`` narrow it). With the ``sync_token`` of the previous
+        :class:`FaxSync`: an incremental sync (``ISync``) — only messages created or changed
+        since then. Persist ``result.sync_token`` between runs; a token the server no longer
+        accepts raises :class:`~ringfax.BadRequest` (start over with a full sync).
+        ``direction``: ``"Inbound"``, ``"Outbound"`` or None (both); records of other message
+        types or directions are dropped.
+        """
+        _check_direction(direction)
+        if record_count is not None and (
+            isinstance(record_count, bool) or not isinstance(record_count, int) or record_count < 1
+        ):
+            raise ValidationError(f"record_count {record_count!r} must be a positive int")
+        params: dict[str, Any] = {}
+        if sync_token is None:
+            params["syncType"] = "FSync"
+        else:
+            if not isinstance(sync_token, str) or not sync_token.strip():
+                raise ValidationError("sync_token is empty: pass None for a full sync")
+            if date_from is not None:
+                raise ValidationError("date_from applies only to a full sync (sync_token=None)")
+            params["syncType"] = "ISync"
+            params["syncToken"] = sync_token
+        params["messageType"] = "Fax"
+        params["direction"] = direction
+        params["dateFrom"] = check_send_time(date_from, "date_from")
+        params["recordCount"] = record_count
+        response = self._call(
+            "GET", self._url(f"{self._ext_path}/message-sync", params), idempotent=True
+        )
+        try:
+            result = FaxSync.from_json(_json_object(response))
+        except ValueError as exc:
+            raise APIError(response.status, str(exc)) from None
+        records = tuple(
+            m
+            for m in result.records
+            if m.type in (None, "Fax") and (direction is None or m.direction in (None, direction))
+        )
+        return dataclasses.replace(result, records=records)
+
+    def mark_read(self, message_id: str | int) -> FaxMessage:
+        """Set ``readStatus`` to ``Read`` (``PUT …/message-store/{id}``); returns the message."""
+        return self._set_read_status(message_id, "Read")
+
+    def mark_unread(self, message_id: str | int) -> FaxMessage:
+        """Set ``readStatus`` to ``Unread``; returns the updated message."""
+        return self._set_read_status(message_id, "Unread")
+
+    def _set_read_status(self, message_id: str | int, status: str) -> FaxMessage:
         url = self._url(f"{self._ext_path}/message-store/{_id(message_id)}")
+        response = self._call("PUT", url, json_body={"readStatus": status}, idempotent=True)
+        return FaxMessage.from_json(_json_object(response))
+
+    def cancel_fax(self, message_id: str | int) -> FaxMessage:
+        """Cancel a fax that is still ``Queued`` (e.g. scheduled with ``send_time``).
+
+        Reads the message first; only a ``Queued``, not yet deleted fax is cancelled (``DELETE
+        …/message-store/{id}``) — anything else raises :class:`~ringfax.NotCancellable` (use
+        :meth:`delete_fax` to remove a sent, failed or received fax). Returns the message as it
+        was just before it was cancelled. (RingCentral has no conditional delete: a fax that
+        leaves ``Queued`` between the read and the delete is deleted.)
+        """
+        message = self.get_fax(message_id)
+        availability = message.availability
+        if message.message_status is not MessageStatus.QUEUED or availability not in (
+            None,
+            "Alive",
+        ):
+            status = message.message_status or message.raw.get("messageStatus")
+            raise NotCancellable(str(message_id), status, availability=availability)
+        url = self._url(f"{self._ext_path}/message-store/{_id(message_id)}")
+        self._call("DELETE", url, idempotent=True).close()
+        return message
+
+    def delete_fax(self, message_id: str | int, *, purge: bool = False) -> None:
+        """Delete a fax from the message store (``DELETE …/message-store/{id}``).
+
+        A first delete moves it to ``Deleted`` (restorable), a second one purges it;
+        ``purge=True`` purges at once. A still ``Queued`` fax is not sent once deleted.
+        """
+        params = {"purge": "true"} if purge else None
+        url = self._url(f"{self._ext_path}/message-store/{_id(message_id)}", params)
         self._call("DELETE", url, idempotent=True).close()
 
     def download(
         self,
         message_id: str | int,
-        attachment_id: str | int,
+        attachment_id: str | int | MessageAttachment,
         path: str | os.PathLike[str],
+        *,
+        overwrite: bool = False,
     ) -> Path:
-        """Stream an attachment (e.g. the rendered PDF/TIFF) to ``path`` and return it.
+        """Stream an attachment (e.g. the rendered PDF/TIFF) to ``path`` and return the file.
 
-        Written to a temporary file in the same directory and renamed into place when
-        complete, so ``path`` is never left half-written. When ``path`` is an existing
-        directory the file is named ``{message_id}-{attachment_id}{ext}``.
+        ``attachment_id``: the id, or a :class:`~ringfax.MessageAttachment` from
+        ``message.attachments`` (then its file name and content type are known up front).
+        When ``path`` is an existing directory the file is named from the attachment —
+        ``{message_id}-{file name}`` when the attachment (or the answer's
+        ``Content-Disposition``) has a name, else ``{message_id}-{attachment_id}{ext}`` with
+        the extension from the content type — using only ``[A-Za-z0-9._-]``, and always inside
+        that directory. Written to a temporary file beside the target and moved into place when
+        complete (never half-written). An existing file raises
+        :class:`~ringfax.DownloadError` unless ``overwrite=True``.
         """
+        filename: str | None = None
+        known_type: str | None = None
+        if isinstance(attachment_id, MessageAttachment):
+            filename, known_type = attachment_id.filename, attachment_id.content_type
+            attachment_id = attachment_id.id
         url = self._url(
             f"{self._ext_path}/message-store/{_id(message_id)}/content/{_id(attachment_id)}",
             media=True,
         )
         response = self._call("GET", url, idempotent=True, stream=True)
-        target = Path(path)
         try:
-            if target.is_dir():
-                ctype = (response.headers.get("Content-Type") or "").split(";")[0].strip()
-                ext = mimetypes.guess_extension(ctype) or ".bin" if ctype else ".bin"
-                target = target / f"{message_id}-{attachment_id}{ext}"
-            fd, tmp_name = tempfile.mkstemp(
-                dir=target.parent, prefix=f".{target.name}.", suffix=".part"
+            ctype = (response.headers.get("Content-Type") or "").split(";")[0].strip()
+            if not ctype or ctype == "application/octet-stream":
+                ctype = known_type or ctype
+            name = filename or filename_from_disposition(
+                response.headers.get("Content-Disposition")
             )
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    for chunk in response.stream():
-                        out.write(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp_name, target)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
-                raise
+            target = choose_target(
+                Path(path), str(message_id), str(attachment_id), filename=name, content_type=ctype
+            )
+            return save_atomically(response.stream(), target, overwrite=overwrite)
         finally:
             response.close()
-        return target
 
     def cover_pages(self) -> list[CoverPage]:
         """The cover pages available (``GET /restapi/v1.0/dictionary/fax-cover-page``)."""
@@ -865,27 +852,47 @@ def _id(value: str | int) -> str:
     return urllib.parse.quote(text, safe="")
 
 
-def _retry_after(response: Response, now: float) -> float | None:
-    from ._errors import parse_retry_after
+def _check_direction(direction: str | None) -> None:
+    if direction is not None and direction not in ("Inbound", "Outbound"):
+        raise ValidationError(f"direction {direction!r} must be 'Inbound', 'Outbound' or None")
 
-    return parse_retry_after(response.headers.get("Retry-After"), now)
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL without user info; None for anything else."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
+def _read_json(response: Response) -> Any:
+    """The answer's JSON (None for an empty body); :class:`APIError` "unreadable JSON" for
+    anything that is not JSON, nested too deeply, or larger than :data:`MAX_JSON_ANSWER`."""
+    data = response.read(MAX_JSON_ANSWER + 1)
+    if len(data) > MAX_JSON_ANSWER:
+        raise APIError(
+            response.status,
+            f"unreadable JSON in the answer: larger than {MAX_JSON_ANSWER} bytes",
+        )
+    if not data.strip():
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise APIError(
+            response.status, "unreadable JSON in the answer: nested too deeply"
+        ) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise APIError(response.status, f"unreadable JSON in the answer: {exc}") from None
 
 
 def _json_object(response: Response) -> Mapping[str, Any]:
-    try:
-        data = response.json()
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise APIError(response.status, f"invalid JSON in the answer: {exc}") from None
+    data = _read_json(response)
     if not isinstance(data, Mapping):
         raise APIError(response.status, "expected a JSON object in the answer")
     return data
-
-
-def _progress(
-    body: Iterable[bytes], total: int | None, callback: ProgressCallback
-) -> Iterator[bytes]:
-    sent = 0
-    for chunk in body:
-        sent += len(chunk)
-        yield chunk
-        callback(sent, total)

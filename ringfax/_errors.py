@@ -7,7 +7,10 @@
     ├── TransportError             no usable HTTP answer; ``.sent``: may the request have arrived?
     │   └── FaxMaybeSentError      a fax POST failed after its body may have reached the server
     ├── WaitTimeout                wait_for_fax() gave up before a final status
-    └── APIError                   the server answered with an error status
+    ├── NotCancellable             cancel_fax() on a fax that is no longer Queued (``.status``)
+    ├── DownloadError              download() refused: the target exists / would leave the dir
+    └── APIError                   the server answered with an error status (or an unreadable one)
+        ├── UnexpectedRedirect     3xx (never followed: ``.location``, redacted)
         ├── BadRequest             400
         ├── AuthError              401
         ├── Forbidden              403
@@ -34,16 +37,19 @@ __all__ = [
     "AuthError",
     "BadRequest",
     "Conflict",
+    "DownloadError",
     "ErrorDetail",
     "FaxMaybeSentError",
     "Forbidden",
     "NotAcceptable",
+    "NotCancellable",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
     "RingFaxError",
     "ServerError",
     "TransportError",
+    "UnexpectedRedirect",
     "UnsupportedMediaType",
     "ValidationError",
     "WaitTimeout",
@@ -122,6 +128,40 @@ class WaitTimeout(RingFaxError):
         self.message_id = message_id
         self.timeout = timeout
         self.last = last
+
+
+class NotCancellable(RingFaxError):
+    """``cancel_fax`` refused: only a ``Queued`` fax can be cancelled.
+
+    ``message_id`` is the fax, ``status`` its current ``messageStatus`` (a
+    :class:`~ringfax.MessageStatus`, the raw string for an unknown value, or None),
+    ``availability`` its ``availability`` (``Deleted``: it was cancelled/deleted already). A
+    fax that was already sent (or failed, or was received) is removed with ``delete_fax``.
+    """
+
+    def __init__(self, message_id: str, status: Any, *, availability: str | None = None) -> None:
+        shown = getattr(status, "value", status) or "unknown"
+        if availability and availability != "Alive":
+            reason = f"it was already removed (availability {availability}, status {shown})"
+        else:
+            reason = f"its status is {shown}, and only a Queued fax can be cancelled"
+        super().__init__(
+            f"fax {message_id} cannot be cancelled: {reason}. To remove it from the message "
+            f"store use delete_fax({message_id!r}) (CLI: ringfax delete {message_id})"
+        )
+        self.message_id = message_id
+        self.status = status
+        self.availability = availability
+
+
+class DownloadError(RingFaxError):
+    """``download`` refused to write: the target file already exists (pass
+    ``overwrite=True``) or the computed path would leave the target directory. ``path`` is the
+    refused path."""
+
+    def __init__(self, message: str, *, path: Any = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -237,6 +277,16 @@ class ServerError(APIError):
     """HTTP 5xx."""
 
 
+class UnexpectedRedirect(APIError):
+    """HTTP 3xx: ringfax never follows redirects (a bearer token must not travel elsewhere, and
+    a redirect page must never be saved as a fax document). ``location`` is the ``Location``
+    header with token-like query values redacted (None when absent)."""
+
+    def __init__(self, *args: Any, location: str | None = None, **kwargs: Any) -> None:
+        self.location = location
+        super().__init__(*args, **kwargs)
+
+
 _BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequest,
     401: AuthError,
@@ -274,6 +324,17 @@ _TOKEN_QS_RE = re.compile(r"(?i)((?:access_token|refresh_token|token|assertion)=
 def redact_url(url: str) -> str:
     """``url`` with any ``access_token=``/``token=``-style query values replaced by ``***``."""
     return _TOKEN_QS_RE.sub(r"\1***", url)
+
+
+def _redact_location(value: str) -> str:
+    """A ``Location`` for messages: token-like query values and user info replaced by ``***``."""
+    text = redact_url(value.strip())[:500]
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        authority, slash, tail = rest.partition("/")
+        if "@" in authority:
+            text = f"{scheme}://***@{authority.rsplit('@', 1)[1]}{slash}{tail}"
+    return text
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -368,7 +429,7 @@ def error_from_response(
     if body.strip():
         try:
             data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             data = None
     if isinstance(data, Mapping):
         errors = _details(data.get("errors"))
@@ -395,7 +456,10 @@ def error_from_response(
             message += " (empty response body)"
     cls = _BY_STATUS.get(status)
     if cls is None:
-        cls = ServerError if status >= 500 else APIError
+        if 300 <= status < 400:
+            cls = UnexpectedRedirect
+        else:
+            cls = ServerError if status >= 500 else APIError
     kwargs: dict[str, Any] = {
         "error_code": error_code,
         "errors": errors,
@@ -409,5 +473,13 @@ def error_from_response(
 
         kwargs["retry_after"] = parse_retry_after(
             _header(headers, "Retry-After"), time.time() if now is None else now
+        )
+    if cls is UnexpectedRedirect:
+        raw_location = _header(headers, "Location")
+        location = _redact_location(raw_location) if raw_location else None
+        kwargs["location"] = location
+        message = (
+            f"unexpected redirect to {location or '(no Location header)'}: ringfax does not "
+            f"follow redirects; check server_url/media_url"
         )
     return cls(status, message, **kwargs)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any, Union
 
+from ._filenames import sanitize_filename
+
 __all__ = [
     "FAX_ERROR_TABLE",
     "TERMINAL_STATUSES",
@@ -23,6 +25,7 @@ __all__ = [
     "FaxErrorInfo",
     "FaxMessage",
     "FaxResolution",
+    "FaxSync",
     "MessageAttachment",
     "MessageStatus",
     "RateLimitInfo",
@@ -251,8 +254,6 @@ class Attachment:
     @property
     def wire_filename(self) -> str:
         """:attr:`display_name` with RingCentral's forbidden characters replaced by ``_``."""
-        from ._validation import sanitize_filename
-
         return sanitize_filename(self.display_name)
 
 
@@ -415,6 +416,46 @@ class FaxMessage:
                 if isinstance(a, Mapping)
             ),
             raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class FaxSync:
+    """One answer of RingCentral's message-sync (``FaxClient.sync_faxes``).
+
+    ``records``: the fax messages of this sync — for a full sync (``full=True``) the current
+    messages, newest first; for an incremental sync those created or changed (status, read
+    status, availability — a deleted message comes back with ``availability`` ``Deleted`` or
+    ``Purged``) since the token. ``sync_token``: pass it to the next ``sync_faxes`` call (and
+    persist it: that is what makes receiving incremental). ``sync_time``: the server time of
+    this sync. ``older_records_exist``: a full sync was cut at ``record_count``.
+    """
+
+    records: tuple[FaxMessage, ...]
+    sync_token: str
+    sync_time: datetime | None = None
+    full: bool = False
+    older_records_exist: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FaxSync:
+        """Build from ``{"records": [...], "syncInfo": {...}}``; raises ValueError when the
+        answer has no ``syncInfo.syncToken`` (without it the next sync cannot continue)."""
+        info = data.get("syncInfo")
+        info = info if isinstance(info, Mapping) else {}
+        token = info.get("syncToken")
+        if not isinstance(token, str) or not token:
+            raise ValueError("the message-sync answer has no syncInfo.syncToken")
+        return cls(
+            records=tuple(
+                FaxMessage.from_json(r)
+                for r in _list(data.get("records"))
+                if isinstance(r, Mapping)
+            ),
+            sync_token=token,
+            sync_time=parse_datetime(info.get("syncTime")),
+            full=_str(info.get("syncType")) == "FSync",
+            older_records_exist=info.get("olderRecordsExist") is True,
         )
 
 

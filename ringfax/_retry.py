@@ -7,8 +7,10 @@ the wait would push the total past ``max_total_wait``):
 outcome                                idempotent (GET/DELETE/  fax POST (not idempotent)
                                        token)
 =====================================  ======================  ==========================
-429                                    wait Retry-After (30 s  same
-                                       when absent)
+429                                    wait Retry-After (the   same
+                                       client passes the
+                                       window when absent;
+                                       else 60 s)
 503                                    wait Retry-After, else  same
                                        backoff
 500, 502, 504                          backoff                 never: FaxMaybeSentError
@@ -45,7 +47,8 @@ class RetryPolicy:
     ``max_total_wait``: upper bound, in seconds, on the sum of all waits for one call; a
     ``Retry-After`` beyond it is not waited for (the :class:`~ringfax.RateLimited` error is
     raised with its ``retry_after``). ``rate_limit_default``: wait after a 429 without
-    ``Retry-After`` (RingCentral: "at least 30 seconds").
+    ``Retry-After`` nor ``X-Rate-Limit-Window`` (RingCentral penalises for 60 s; its docs say
+    "at least 30 seconds", its JS SDK waits 60).
     """
 
     max_attempts: int = 4
@@ -54,7 +57,7 @@ class RetryPolicy:
     backoff_factor: float = 2.0
     backoff_max: float = 30.0
     jitter: float = 0.5
-    rate_limit_default: float = 30.0
+    rate_limit_default: float = 60.0
     retry_statuses: frozenset[int] = field(default=frozenset({500, 502, 503, 504}))
 
     def __post_init__(self) -> None:

@@ -1,7 +1,10 @@
 """HTTP transports: one method, ``send(request) -> response``.
 
 :class:`Urllib3Transport` is the real one (the only module of ringfax that imports urllib3;
-every urllib3 exception becomes a :class:`~ringfax.TransportError` here). :class:`FunctionTransport`
+every urllib3 exception becomes a :class:`~ringfax.TransportError` here). urllib3 is an
+optional extra (``pip install 'mimewire[fax]'``): without it ``import ringfax`` still works and
+creating a :class:`Urllib3Transport` raises :class:`~ringfax.RingFaxError` saying how to
+install it. :class:`FunctionTransport`
 wraps a plain function — handy in tests::
 
     def handler(request: Request) -> Response:
@@ -16,14 +19,32 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol, Union, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
-import urllib3
-from urllib3 import exceptions as u3exc
+from ._errors import RingFaxError, TransportError, redact_url
 
-from ._errors import TransportError, redact_url
+if TYPE_CHECKING:
+    import urllib3
+
+MAX_BUFFERED_BODY = 32 * 1024 * 1024
+"""Most bytes of a non-streamed answer (JSON) held in memory; one more marks it as too large."""
+
+URLLIB3_MISSING = "ringfax needs urllib3: pip install 'mimewire[fax]'"
+"""The message of the :class:`~ringfax.RingFaxError` raised when urllib3 is not installed."""
+
+
+def _urllib3() -> Any:
+    """The urllib3 module, or :class:`RingFaxError` telling how to install it."""
+    try:
+        import urllib3
+    except ImportError:
+        raise RingFaxError(URLLIB3_MISSING) from None
+    return urllib3
+
 
 __all__ = [
+    "MAX_BUFFERED_BODY",
+    "URLLIB3_MISSING",
     "Body",
     "FunctionTransport",
     "HeaderMap",
@@ -216,6 +237,7 @@ def _describe(exc: BaseException) -> str:
 
 def translate_error(exc: BaseException, method: str, url: str) -> TransportError:
     """Map a urllib3 / OS exception to :class:`TransportError` with the right ``.sent``."""
+    u3exc = _urllib3().exceptions
     where = f"{method} {redact_url(url)}"
     sent = True
     kind = "connection error"
@@ -248,7 +270,9 @@ class Urllib3Transport:
 
     ``pool_manager``: bring your own (proxies, custom TLS); otherwise a ``PoolManager`` is
     created with ``verify`` (True, or a CA bundle path) and ``maxsize``. urllib3's own retries
-    and redirects are disabled: the client decides about retries.
+    and redirects are disabled: the client decides about retries. A non-streamed answer is read
+    into memory up to ``max_buffered`` bytes plus one (the client reports anything longer as an
+    unreadable answer); downloads stream.
     """
 
     def __init__(
@@ -258,7 +282,11 @@ class Urllib3Transport:
         timeout: tuple[float, float] = (10.0, 120.0),
         verify: bool | str = True,
         maxsize: int = 4,
+        max_buffered: int = MAX_BUFFERED_BODY,
     ) -> None:
+        urllib3 = _urllib3()
+        self.max_buffered = max_buffered
+        self._u3 = urllib3
         if pool_manager is None:
             kwargs: dict[str, Any] = {"maxsize": maxsize, "block": False}
             if verify is False:
@@ -276,6 +304,8 @@ class Urllib3Transport:
 
     def send(self, request: Request) -> Response:
         """Send ``request``; urllib3 errors become :class:`TransportError`."""
+        urllib3 = self._u3
+        u3exc = urllib3.exceptions
         connect, read = request.timeout or self.timeout
         headers = dict(request.headers)
         body: Any = request.body
@@ -314,10 +344,13 @@ class Urllib3Transport:
 
         if not request.stream:
             try:
-                data = raw.read()
+                data = raw.read(amt=self.max_buffered + 1)
             except (u3exc.HTTPError, OSError) as exc:
+                raw.close()
                 raw.release_conn()
                 raise translate_error(exc, method, url) from None
+            if len(data) > self.max_buffered:
+                raw.close()  # the rest is never read: this connection cannot be reused
             raw.release_conn()
             return Response(raw.status, list(raw.headers.items()), data)
         return Response(raw.status, list(raw.headers.items()), chunks(), release=release)

@@ -16,6 +16,10 @@ Rules (from RingCentral's fax documentation and API spec):
   server enforces the limit;
 * ``coverPageText`` at most 1024 characters; ``coverIndex`` 0 (no cover page), 1–13 (en-US
   cover pages) or 15–28 (other languages); 14 is not a cover page;
+* a path attachment must be a readable regular file (opened once before sending, so a missing,
+  unreadable or directory "attachment" is a :class:`~ringfax.ValidationError`, never a fax
+  that "may have been sent");
+* ``sendTime`` must not lie in the past (more than :data:`SEND_TIME_GRACE` seconds ago);
 * ``faxResolution`` ``High`` or ``Low``; ``isoCode`` two ASCII letters;
 * filenames: ``& @ # $ % ^ *`` are replaced by ``_`` on the wire (the original is kept for
   display on :class:`~ringfax.Attachment`).
@@ -27,12 +31,14 @@ import importlib
 import io
 import os
 import re
+import stat
 from collections.abc import Sequence
 from datetime import datetime
 from types import ModuleType
 from typing import Any
 
 from ._errors import ValidationError
+from ._filenames import sanitize_filename
 from ._models import Attachment, FaxResolution, Recipient, format_datetime
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "MAX_ATTACHMENT_SIZE",
     "MAX_COVER_PAGE_TEXT",
     "MAX_TOTAL_SIZE",
+    "SEND_TIME_GRACE",
     "SUPPORTED_EXTENSIONS",
     "VALID_COVER_INDEXES",
     "attachment_size",
@@ -47,6 +54,7 @@ __all__ = [
     "check_cover_index",
     "check_cover_page_text",
     "check_iso_code",
+    "check_readable_file",
     "check_resolution",
     "check_send_time",
     "normalize_number",
@@ -59,6 +67,8 @@ MAX_ATTACHMENT_SIZE = 50 * 1024 * 1024
 MAX_TOTAL_SIZE = 50 * 1024 * 1024
 """50 MiB: RingCentral's limit for all attachments together."""
 MAX_COVER_PAGE_TEXT = 1024
+SEND_TIME_GRACE = 60.0
+"""Seconds a ``send_time`` may lie in the past (clock skew, "now" computed a moment ago)."""
 VALID_COVER_INDEXES = frozenset([*range(0, 14), *range(15, 29)])
 
 SUPPORTED_EXTENSIONS = frozenset(
@@ -93,9 +103,6 @@ _EXT_FOR_TYPE = {
     "application/vnd.ms-powerpoint": ".ppt",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
 }
-
-_FORBIDDEN_FILENAME_CHARS = "&@#$%^*"
-_FILENAME_TABLE = str.maketrans({c: "_" for c in _FORBIDDEN_FILENAME_CHARS})
 
 CALLING_CODES: dict[str, str] = {
     "US": "1", "CA": "1", "PR": "1", "GU": "1", "VI": "1", "BS": "1", "JM": "1", "DO": "1",
@@ -232,12 +239,6 @@ def normalize_recipients(
     return out
 
 
-def sanitize_filename(name: str) -> str:
-    """``name`` without directories and with ``& @ # $ % ^ *`` replaced by ``_``."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return base.translate(_FILENAME_TABLE)
-
-
 def attachment_size(source: Any) -> int | None:
     """Bytes a source will produce, when knowable without consuming it; else None."""
     if isinstance(source, (bytes, bytearray)):
@@ -257,6 +258,26 @@ def attachment_size(source: Any) -> int | None:
         except (OSError, ValueError, AttributeError):
             return None
     return None
+
+
+def check_readable_file(path: str | os.PathLike[str], where: str) -> int:
+    """Open ``path`` for reading once and return its size; :class:`ValidationError` (naming the
+    file and the OS reason) when it is missing, unreadable or not a regular file."""
+    shown = os.fspath(path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file
+        fd = os.open(shown, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ValidationError(f"{where}: cannot read {shown!r}: {reason}") from None
+    try:
+        info = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ValidationError(f"{where}: cannot send {shown!r}: it is {kind}")
+    return info.st_size
 
 
 def check_attachments(attachments: Sequence[Attachment]) -> list[int | None]:
@@ -283,7 +304,10 @@ def check_attachments(attachments: Sequence[Attachment]) -> list[int | None]:
                 f"{', '.join(sorted(SUPPORTED_EXTENSIONS))}"
             )
         try:
-            size = attachment_size(att.source)
+            if isinstance(att.source, (str, os.PathLike)):
+                size: int | None = check_readable_file(att.source, where)
+            else:
+                size = attachment_size(att.source)
         except OSError as exc:
             raise ValidationError(f"{where}: cannot read file: {exc.strerror or exc}") from None
         if size is None:
@@ -367,16 +391,29 @@ def check_iso_code(value: str | None) -> str | None:
     return value.upper()
 
 
-def check_send_time(value: datetime | None, name: str = "send_time") -> str | None:
-    """An aware datetime as ``YYYY-MM-DDTHH:MM:SS.sssZ`` (naive datetimes are refused)."""
+def check_send_time(
+    value: datetime | None, name: str = "send_time", *, now: float | None = None
+) -> str | None:
+    """An aware datetime as ``YYYY-MM-DDTHH:MM:SS.sssZ`` (naive datetimes are refused).
+
+    With ``now`` (epoch seconds) a time more than :data:`SEND_TIME_GRACE` seconds before it is
+    refused too (a fax cannot be scheduled in the past).
+    """
     if value is None:
         return None
     if not isinstance(value, datetime):
         raise ValidationError(f"{name} must be a datetime, got {type(value).__name__}")
     try:
-        return format_datetime(value)
+        text = format_datetime(value)
     except ValueError:
         raise ValidationError(
             f"{name} {value.isoformat()} is a naive datetime: pass a timezone-aware one "
             f"(e.g. datetime(..., tzinfo=timezone.utc))"
         ) from None
+    if now is not None and value.timestamp() < now - SEND_TIME_GRACE:
+        current = format_datetime(datetime.fromtimestamp(now, value.tzinfo))
+        raise ValidationError(
+            f"{name} {text} is in the past (now is {current}); omit it to send now, or "
+            f"pass a future time"
+        )
+    return text

@@ -16,6 +16,7 @@ import pytest
 from _scripted_server import TOKEN_JSON, FakeClock, fax_json, is_token_request, json_response
 
 from ringfax import (
+    APIError,
     Attachment,
     AuthError,
     CoverPage,
@@ -185,11 +186,11 @@ def test_429_retry_after_http_date(tmp_path: Path) -> None:
     assert clock.sleeps == [pytest.approx(42.0, abs=1.0)]
 
 
-def test_429_without_retry_after_waits_at_least_30s() -> None:
+def test_429_without_retry_after_waits_the_window() -> None:
     clock = FakeClock()
     rec = Recorder(rate_limited(None), json_response(fax_json()))
     make_client(rec, clock).get_fax(1)
-    assert clock.sleeps == [30.0]
+    assert clock.sleeps == [60.0]  # X-Rate-Limit-Window, not RingCentral's "at least 30 s"
 
 
 def test_429_retry_after_beyond_budget_raises_rate_limited() -> None:
@@ -331,7 +332,7 @@ def test_static_token_401_is_final() -> None:
 
 def test_resend_body_matches_reference() -> None:
     rec = Recorder(json_response(fax_json(42)))
-    client = make_client(rec)
+    client = make_client(rec, FakeClock(start=1_480_000_000.0))  # 2016-11-24
     when = datetime(2016, 12, 1, tzinfo=timezone.utc)
     msg = client.resend_fax("12345678", to=["+15551234567"], send_time=when)
     assert msg.id == "42"
@@ -411,14 +412,17 @@ def page(records: list[dict[str, Any]], next_uri: str | None) -> Response:
 
 def test_iter_faxes_follows_next_page_on_our_host() -> None:
     rec = Recorder(
-        page([fax_json(1), fax_json(2)], "https://platform.ringcentral.com/restapi/x?page=2&q=1"),
-        page([fax_json(3)], "https://evil.example/restapi/x?page=3"),
-        page([], None),
+        page([fax_json(1), fax_json(2)], SERVER + "/restapi/x?page=2&q=1"),
+        page([fax_json(3)], "/restapi/x?page=3"),
+        page([fax_json(4)], "https://evil.example/restapi/x?page=4"),
     )
     client = make_client(rec)
     since = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    ids = [m.id for m in client.iter_faxes(direction="Outbound", date_from=since, per_page=2)]
-    assert ids == ["1", "2", "3"]
+    ids: list[str] = []
+    with pytest.raises(APIError, match=r"refusing to follow navigation.nextPage"):
+        for m in client.iter_faxes(direction="Outbound", date_from=since, per_page=2):
+            ids.append(m.id)
+    assert ids == ["1", "2", "3", "4"]
     first = urllib.parse.urlsplit(rec.requests[0].url)
     query = urllib.parse.parse_qs(first.query)
     assert first.path == "/restapi/v1.0/account/~/extension/~/message-store"
@@ -431,10 +435,11 @@ def test_iter_faxes_follows_next_page_on_our_host() -> None:
     # the token only ever goes to the configured server
     assert rec.requests[1].url == SERVER + "/restapi/x?page=2&q=1"
     assert rec.requests[2].url == SERVER + "/restapi/x?page=3"
+    assert len(rec.requests) == 3
 
 
 def test_iter_faxes_stops_on_repeated_next_page() -> None:
-    same = "https://platform.ringcentral.com/restapi/loop"
+    same = SERVER + "/restapi/loop"
     rec = Recorder(page([fax_json(1)], same), page([fax_json(2)], same))
     assert [m.id for m in make_client(rec).iter_faxes()] == ["1", "2"]
     assert len(rec.requests) == 2
@@ -448,11 +453,12 @@ def test_iter_faxes_validates() -> None:
         list(client.iter_faxes(date_from=datetime(2026, 1, 1)))
 
 
-def test_cancel_fax_deletes_message() -> None:
-    rec = Recorder(Response(204, {}, b""))
-    make_client(rec).cancel_fax("77")
-    assert rec.requests[0].method == "DELETE"
-    assert rec.requests[0].url.endswith("/message-store/77")
+def test_cancel_fax_deletes_a_queued_message() -> None:
+    rec = Recorder(json_response(fax_json(77, "Queued")), Response(204, {}, b""))
+    msg = make_client(rec).cancel_fax("77")
+    assert msg.message_status is MessageStatus.QUEUED
+    assert [r.method for r in rec.requests] == ["GET", "DELETE"]
+    assert rec.requests[1].url.endswith("/message-store/77")
 
 
 def test_cover_pages() -> None:
@@ -493,7 +499,7 @@ def test_download_failure_leaves_nothing_behind(tmp_path: Path) -> None:
     target.write_bytes(b"old content")
     rec = Recorder(Response(200, {}, broken()))
     with pytest.raises(TransportError):
-        make_client(rec).download(5, 6, target)
+        make_client(rec).download(5, 6, target, overwrite=True)
     assert target.read_bytes() == b"old content"  # untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pdf"]
 
@@ -608,7 +614,7 @@ def test_async_client_send_wait_and_iterate(tmp_path: Path) -> None:
         json_response(fax_json(5)),
         json_response(fax_json(5, status="Queued")),
         json_response(fax_json(5, status="Delivered")),
-        page([fax_json(1), fax_json(2)], "https://platform.ringcentral.com/p2"),
+        page([fax_json(1), fax_json(2)], SERVER + "/p2"),
         page([fax_json(3)], None),
     )
     slept: list[float] = []

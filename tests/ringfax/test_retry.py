@@ -39,10 +39,10 @@ def status(
     )
 
 
-def test_429_honours_retry_after_else_30s_for_any_method() -> None:
+def test_429_honours_retry_after_else_60s_for_any_method() -> None:
     assert (status(429, ra=12).retry, status(429, ra=12).delay) == (True, 12)
     assert status(429, idem=False, ra=3).delay == 3
-    assert status(429).delay == 30.0
+    assert status(429).delay == 60.0
     assert status(429, policy=RetryPolicy(rate_limit_default=60)).delay == 60
 
 

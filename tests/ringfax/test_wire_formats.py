@@ -33,7 +33,12 @@ def capture(tmp_path: Path, wire_format: str, **kw: Any) -> tuple[Request, bytes
 
     pdf = tmp_path / "scan #1 & co.pdf"
     pdf.write_bytes(PDF)
-    client = FaxClient("https://rc.test", access_token="t", transport=FunctionTransport(fn))
+    client = FaxClient(
+        "https://rc.test",
+        access_token="t",
+        transport=FunctionTransport(fn),
+        clock=lambda: 1_300_000_000.0,  # 2011: the golden examples schedule faxes in 2013
+    )
     client.send_fax(
         kw.pop("to", [Recipient("+16505550123", "Jane Doe"), "+16505550124"]),
         kw.pop("attachments", [pdf, Attachment(TXT, filename="note.txt")]),
