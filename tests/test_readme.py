@@ -86,6 +86,9 @@ def test_readme_example_runs(
     tmp_path: Path,
 ) -> None:
     url = f"http://127.0.0.1:{capture.server_address[1]}/upload"
+    if "sync_faxes" in code:
+        _run_ringfax_receive_example(code, monkeypatch, tmp_path)
+        return
     if "ringfax" in code:
         _run_ringfax_example(code, monkeypatch, tmp_path)
         return
@@ -118,3 +121,31 @@ def _run_ringfax_example(code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: P
         exec(compile(code, "README.md (ringfax)", "exec"), {"__name__": "readme"})
         faxes = emulator.store.all_faxes()
         assert len(faxes) == 1
+
+
+def _run_ringfax_receive_example(
+    code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The receive/forward example: a fax arrives, it is saved, marked read and forwarded."""
+    from ringfax.emulator import Emulator, EmulatorConfig
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    scan = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n%%EOF\n"
+    with Emulator(tmp_path / "data", config=EmulatorConfig(send_delay=0.2)) as emulator:
+        received = emulator.inject_inbound_fax(
+            from_number="+14155550100", documents=[("scan.pdf", "application/pdf", scan)]
+        )
+        monkeypatch.setenv("RC_SERVER_URL", emulator.url)
+        monkeypatch.setenv("RC_APP_CLIENT_ID", emulator.client_id)
+        monkeypatch.setenv("RC_APP_CLIENT_SECRET", emulator.client_secret)
+        monkeypatch.setenv("RC_USER_JWT", emulator.jwt)
+        exec(compile(code, "README.md (ringfax receive)", "exec"), {"__name__": "readme"})
+        saved = sorted((tmp_path / "inbox").iterdir())
+        assert [p.read_bytes() for p in saved] == [scan]
+        assert saved[0].name.startswith(f"{received['id']}-")
+        faxes = {str(f.id): f for f in emulator.store.all_faxes()}
+        assert faxes[str(received["id"])].read_status == "Read"
+        forwards = [f for f in faxes.values() if f.direction == "Outbound"]
+        assert [f.original_id for f in forwards] == [int(received["id"])]
+    assert (tmp_path / "cache" / "ringfax" / "tokens.json").stat().st_mode & 0o777 == 0o600
