@@ -1,8 +1,9 @@
 """Header grammar: boundaries, Content-Type / Content-Disposition rendering and parsing.
 
 Everything here is a pure function on ``str`` values. Rendering refuses anything that could
-break the header framing (CR, LF, NUL) with :class:`UsageError`; parsing never raises on
-garbage: it is a best-effort, linear-time, hand-written scanner (no backtracking regex).
+break the header framing (CR, LF, NUL) with :class:`UsageError`. Parameter parsing lives in
+:mod:`._params` (a linear-time scanner that refuses ambiguous parameters) and the charset
+rule in :mod:`._charsets`; both are re-exported here.
 
 RFCs: 2045/2046 (MIME, boundary grammar), 2183 (Content-Disposition), 2231/8187 (``param*=``
 charset'lang'pct-encoded values and continuations), 6266 (``filename*`` precedence), 7230
@@ -12,18 +13,19 @@ charset'lang'pct-encoded values and continuations), 6266 (``filename*`` preceden
 
 from __future__ import annotations
 
-import codecs
 import mimetypes
-import re
 import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote
 
+from ._charsets import check_charset
 from ._errors import MalformedInput, UsageError
+from ._params import parse_header_params, scan_params
 
 __all__ = [
     "boundary_from_content_type",
+    "check_charset",
     "check_header",
     "decode_header_bytes",
     "guess_content_type",
@@ -257,229 +259,6 @@ def check_header(name: str, value: str) -> None:
 
 # --------------------------------------------------------------------------- parsing
 
-_WS = " \t\r\n"
-_SKIP_SEPARATORS = re.compile(r"[; \t\r\n]*")  # always matches; linear
-_FORM_UNESCAPE = re.compile(r"%(22|0[dDaA])")
-_FORM_UNESCAPE_MAP = {"22": '"', "0d": "\r", "0D": "\r", "0a": "\n", "0A": "\n"}
-
-
-def _form_unescape(value: str) -> str:
-    if "%" not in value:
-        return value
-    return _FORM_UNESCAPE.sub(lambda m: _FORM_UNESCAPE_MAP[m.group(1)], value)
-
-
-def _scan_quoted(s: str, i: int, form_data: bool) -> tuple[str, int]:
-    """Read a quoted-string whose opening quote is at ``s[i]``.
-
-    Returns ``(value, index after the closing quote)``. Linear time: the next quote is
-    searched again only after an escaped quote consumed it. Unterminated strings run to the
-    end. In standard mode ``\\x`` -> ``x`` (RFC 7230 quoted-pair); in form-data mode only
-    ``\\\\`` and ``\\"`` are escapes and any other backslash is literal (browsers send raw
-    backslashes, e.g. in Windows paths).
-    """
-    n = len(s)
-    i += 1
-    pieces: list[str] = []
-    quote_at = s.find('"', i)
-    while True:
-        end = quote_at if quote_at >= 0 else n
-        slash = s.find("\\", i, end)
-        if slash < 0:
-            pieces.append(s[i:end])
-            return "".join(pieces), (end + 1 if quote_at >= 0 else n)
-        pieces.append(s[i:slash])
-        if slash + 1 >= n:  # a lone backslash at the very end
-            pieces.append("\\")
-            return "".join(pieces), n
-        nxt = s[slash + 1]
-        if form_data and nxt not in ('"', "\\"):
-            pieces.append("\\")
-            i = slash + 1
-            continue
-        pieces.append(nxt)
-        i = slash + 2
-        if 0 <= quote_at < i:
-            quote_at = s.find('"', i)
-
-
-# Codecs that are not MIME charsets: some decode in super-linear time (punycode), some
-# interpret the bytes as escape sequences. A value labelled with one is "not decodable".
-_NOT_CHARSETS = frozenset(
-    {"punycode", "idna", "unicode-escape", "raw-unicode-escape", "undefined", "utf-7"}
-)
-
-
-def _decode_charset(raw: bytes, charset: str) -> str | None:
-    """Decode with ``charset``; ``None`` if the charset is unknown, not a text charset, or
-    the bytes are invalid in it."""
-    if not charset:
-        charset = "utf-8"
-    if len(charset) > 40:
-        return None
-    try:
-        info = codecs.lookup(charset)
-        if info.name in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
-            return None
-        return raw.decode(info.name)
-    except (LookupError, UnicodeError, ValueError, TypeError):
-        return None
-
-
-def _fallback_decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def _decode_ext(value: str) -> tuple[str, bool]:
-    """Decode an RFC 2231/8187 ``charset'lang'pct`` value: ``(text, decodable)``."""
-    charset, sep1, rest = value.partition("'")
-    _lang, sep2, encoded = rest.partition("'")
-    if not (sep1 and sep2):
-        # Not charset'lang'...: best effort, percent-decode as UTF-8 / Latin-1.
-        return _fallback_decode(unquote_to_bytes(value)), False
-    raw = unquote_to_bytes(encoded)
-    text = _decode_charset(raw, charset.strip())
-    if text is None:
-        return _fallback_decode(raw), False
-    return text, True
-
-
-def _join_continuations(sections: dict[int, tuple[str, bool]]) -> tuple[str, bool]:
-    """Assemble RFC 2231 §3/§4.1 continuations ``name*0``, ``name*1*``, ... in order.
-
-    Sections are taken from 0 upward and stop at the first gap. If section 0 is encoded
-    (``name*0*=charset'lang'...``) its charset decodes every encoded section.
-    """
-    ordered: list[tuple[str, bool]] = []
-    index = 0
-    while index in sections:
-        ordered.append(sections[index])
-        index += 1
-    if not ordered:
-        return "", False
-    first, first_encoded = ordered[0]
-    charset = ""
-    if first_encoded:
-        cs, sep1, rest = first.partition("'")
-        _lang, sep2, data = rest.partition("'")
-        if sep1 and sep2:
-            charset = cs.strip()
-            ordered[0] = (data, True)
-    if not any(enc for _, enc in ordered):
-        return "".join(text for text, _ in ordered), True
-    target = charset or "utf-8"
-    raw_parts: list[bytes] = []
-    for text, enc in ordered:
-        if enc:
-            raw_parts.append(unquote_to_bytes(text))
-        else:
-            try:
-                raw_parts.append(text.encode(target))
-            except (LookupError, UnicodeError, ValueError, TypeError):
-                raw_parts.append(text.encode("utf-8"))
-    raw = b"".join(raw_parts)
-    decoded = _decode_charset(raw, charset)
-    if decoded is None:
-        return _fallback_decode(raw), False
-    return decoded, True
-
-
-def _is_section(number: str) -> bool:
-    """An RFC 2231 section number: ASCII digits, short enough for ``int`` to be cheap."""
-    return 0 < len(number) <= 6 and number.isascii() and number.isdigit()
-
-
-def parse_header_params(value: str, *, form_data: bool = False) -> tuple[str, dict[str, str]]:
-    """Split a header like ``form-data; name="a"; filename*=UTF-8''%E2%82%AC.pdf``.
-
-    Returns ``(main value lowercased and stripped, {param name lowercased: value})``.
-
-    * Quoted strings honour backslash escapes (``\\"``, ``\\\\``); unterminated quotes run to
-      the end; anything between a closing quote and the next ``;`` is ignored.
-    * A parameter without ``=`` is ignored; ``name=`` gives ``""``.
-    * Duplicate parameters: the FIRST occurrence wins.
-    * RFC 2231/8187: ``key*=charset'lang'pct-encoded`` and continuations ``key*0=``,
-      ``key*1*=`` ... are decoded and stored under ``key``. A decodable extended value
-      WINS over the plain ``key=`` (RFC 6266 §4.3). An unknown charset or undecodable bytes
-      never raise: the plain value is kept if there is one, else the bytes are decoded as
-      UTF-8, falling back to Latin-1.
-    * ``form_data=True`` (a form-data Content-Disposition): ``%22``, ``%0D``, ``%0A`` in the
-      plain ``name`` / ``filename`` values are unescaped to ``"``, CR, LF (WHATWG), and
-      only ``\\"`` and ``\\\\`` are backslash escapes (other backslashes are literal).
-
-    Never raises; linear time in ``len(value)``.
-    """
-    s = value if isinstance(value, str) else str(value)
-    n = len(s)
-    semi = s.find(";")
-    if semi < 0:
-        return s.strip().lower(), {}
-    main = s[:semi].strip().lower()
-    plain: dict[str, str] = {}
-    extended: dict[str, str] = {}
-    sections: dict[str, dict[int, tuple[str, bool]]] = {}
-    i = semi + 1
-    while i < n:
-        # Skip separators and whitespace.
-        skip = _SKIP_SEPARATORS.match(s, i)
-        if skip is not None:
-            i = skip.end()
-        if i >= n:
-            break
-        next_semi = s.find(";", i)
-        stop = next_semi if next_semi >= 0 else n
-        eq = s.find("=", i, stop)
-        if eq < 0:  # a bare word: no value, ignored
-            i = stop + 1
-            continue
-        key = s[i:eq].strip().lower()
-        j = eq + 1
-        while j < n and s[j] in " \t":
-            j += 1
-        if j < n and s[j] == '"':
-            raw_value, j = _scan_quoted(s, j, form_data)
-            after = s.find(";", j)
-            i = after + 1 if after >= 0 else n
-        else:
-            raw_value = s[j:stop].strip()
-            i = stop + 1
-        if not key:
-            continue
-        if key.endswith("*"):
-            base = key[:-1]
-            star, sep, number = base.rpartition("*")
-            if sep and _is_section(number) and star:
-                bucket = sections.setdefault(star, {})
-                bucket.setdefault(int(number), (raw_value, True))
-            elif base and base not in extended:
-                extended[base] = raw_value
-        else:
-            star, sep, number = key.rpartition("*")
-            if sep and _is_section(number) and star:
-                bucket = sections.setdefault(star, {})
-                bucket.setdefault(int(number), (raw_value, False))
-            elif key not in plain:
-                plain[key] = raw_value
-    if form_data:
-        for key in ("name", "filename"):
-            if key in plain:
-                plain[key] = _form_unescape(plain[key])
-    result = dict(plain)
-    for key, raw in sections.items():
-        if key in extended:
-            continue  # a plain ``key*=`` beats continuations of the same key
-        text, decodable = _join_continuations(raw)
-        if decodable or key not in result:
-            result[key] = text
-    for key, raw_ext in extended.items():
-        text, decodable = _decode_ext(raw_ext)
-        if decodable or key not in result:
-            result[key] = text
-    return main, result
-
 
 def decode_header_bytes(raw: bytes) -> str:
     """Decode raw header bytes as UTF-8, falling back to Latin-1 (never raises)."""
@@ -489,26 +268,55 @@ def decode_header_bytes(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def boundary_from_content_type(content_type: str) -> str:
-    """The ``boundary`` parameter of a ``multipart/*`` Content-Type.
+def boundary_from_content_type(content_type: str | bytes) -> str:
+    """The ``boundary`` parameter of a ``multipart/*`` Content-Type header value.
 
-    Raises :class:`MalformedInput` when the media type is not ``multipart/*`` or the
-    boundary is missing, empty or longer than 70 characters. Characters are not checked
-    (strictness is the decoder's business).
+    ``content_type`` may be ``str`` or ``bytes`` (as an ASGI server hands headers over;
+    bytes are read as Latin-1). Raises :class:`MalformedInput` (HTTP 400) when:
+
+    * the media type is not ``multipart/<subtype>``;
+    * there is no ``boundary`` parameter, or it is empty or longer than 70 characters;
+    * ``boundary`` is given twice, or as ``boundary*`` (RFC 2231) at all -- other parsers
+      read such headers differently, so they are refused rather than guessed at;
+    * any other parameter is ambiguous (see :func:`parse_header_params`);
+    * the boundary contains a control or non-ASCII character or ends with a space (RFC
+      2046). Other printable ASCII outside RFC 2046's ``bchars`` is accepted (real clients
+      send it; the decoder's strict mode refuses it).
+
+    A non-``str``/``bytes`` argument is a :class:`UsageError`.
     """
-    shown = content_type if len(content_type) <= 200 else content_type[:200] + "..."
-    main, params = parse_header_params(content_type)
-    if not main.startswith("multipart/"):
-        raise MalformedInput(f"Content-Type {shown!r} is not multipart/*")
+    if isinstance(content_type, (bytes, bytearray, memoryview)):
+        content_type = bytes(content_type).decode("latin-1")
+    elif not isinstance(content_type, str):
+        raise UsageError(f"content_type must be str or bytes, not {type(content_type).__name__}")
+    shown = repr(content_type if len(content_type) <= 200 else content_type[:200] + "...")
+    main, raw = scan_params(content_type)
+    media, slash, subtype = main.partition("/")
+    if media != "multipart" or not slash or not subtype or not set(subtype) <= TOKEN_CHARS:
+        raise MalformedInput(f"Content-Type {shown} is not multipart/*")
+    if "boundary" in raw.extended or "boundary" in raw.sections:
+        raise MalformedInput(
+            f"Content-Type {shown} has a 'boundary*' parameter: refused as ambiguous "
+            "(RFC 2046 boundaries are plain ASCII; most parsers ignore boundary*)"
+        )
+    _, params = parse_header_params(content_type)  # raises on duplicates
     boundary = params.get("boundary")
     if boundary is None:
-        raise MalformedInput(f"Content-Type {shown!r} has no boundary parameter")
+        raise MalformedInput(f"Content-Type {shown} has no boundary parameter")
     if not boundary:
-        raise MalformedInput(f"Content-Type {shown!r} has an empty boundary parameter")
+        raise MalformedInput(f"Content-Type {shown} has an empty boundary parameter")
     if len(boundary) > _MAX_BOUNDARY:
         raise MalformedInput(
             f"Content-Type boundary is {len(boundary)} characters long; RFC 2046 allows at most 70"
         )
+    for index, ch in enumerate(boundary):
+        if not " " <= ch <= "~":
+            raise MalformedInput(
+                f"Content-Type boundary contains {_char_name(ch)} at index {index}, "
+                "which RFC 2046 does not allow"
+            )
+    if boundary[-1] == " ":
+        raise MalformedInput("Content-Type boundary ends with a SPACE, which RFC 2046 forbids")
     return boundary
 
 

@@ -438,9 +438,17 @@ def _text(data: bytes) -> str:
     return headers.decode_header_bytes(data)
 
 
-def _check_params(value: str, form_data: bool) -> tuple[str, dict[str, str]]:
+def _check_params(
+    value: str, form_data: bool, lenient: bool = True
+) -> tuple[str, dict[str, str]] | None:
+    """Parse ``value``; the lenient parser never raises, the default one raises only
+    MalformedInput (ambiguous parameters), and then the lenient one must still parse it."""
     try:
-        result = parse_header_params(value, form_data=form_data)
+        result = parse_header_params(value, form_data=form_data, lenient=lenient)
+    except MalformedInput:
+        if lenient:
+            raise FuzzFailure(f"lenient parse_header_params refused {value!r}") from None
+        return None
     except Exception as exc:
         raise FuzzFailure(f"parse_header_params raised {exc!r} on {value!r}") from exc
     main, params = result
@@ -450,6 +458,14 @@ def _check_params(value: str, form_data: bool) -> tuple[str, dict[str, str]]:
         if not isinstance(k, str) or not isinstance(v, str) or k != k.lower():
             raise FuzzFailure(f"bad param {k!r}={v!r} from {value!r}")
     return main, params
+
+
+def _parse_rendered(value: str, form_data: bool) -> tuple[str, dict[str, str]]:
+    """What mimewire renders must never look ambiguous to its own default parser."""
+    result = _check_params(value, form_data, lenient=False)
+    if result is None:
+        raise FuzzFailure(f"the default parser refuses the rendered header {value!r}")
+    return result
 
 
 def _form_unescape(s: str) -> str:
@@ -468,7 +484,8 @@ def fuzz_headers(data: bytes) -> None:
     if not isinstance(text, str):
         raise FuzzFailure("decode_header_bytes did not return str")
     for form_data in (False, True):
-        _check_params(text, form_data)
+        _check_params(text, form_data, lenient=True)
+        _check_params(text, form_data, lenient=False)
 
     try:
         b = headers.boundary_from_content_type(text)
@@ -504,7 +521,7 @@ def fuzz_headers(data: bytes) -> None:
     else:
         if any(c in disp for c in _BAD):
             raise FuzzFailure(f"form-data disposition contains CR/LF/NUL: {disp!r}")
-        kind, params = _check_params(disp, True)
+        kind, params = _parse_rendered(disp, True)
         if kind != "form-data":
             raise FuzzFailure(f"rendered {disp!r} parses as {kind!r}")
         # WHATWG is not injective: a literal "%22" in a name is sent as is and read back as
@@ -523,7 +540,7 @@ def fuzz_headers(data: bytes) -> None:
             continue
         if any(c in disp for c in _BAD):
             raise FuzzFailure(f"disposition contains CR/LF/NUL: {disp!r}")
-        kind, params = _check_params(disp, False)
+        kind, params = _parse_rendered(disp, False)
         if kind != "attachment" or params.get("filename") != filename:
             raise FuzzFailure(
                 f"filename {filename!r} (star={star}) rendered {disp!r} parses back {params!r}"
@@ -536,7 +553,7 @@ def fuzz_headers(data: bytes) -> None:
     else:
         if any(c in ct for c in _BAD):
             raise FuzzFailure(f"content type contains CR/LF/NUL: {ct!r}")
-        kind, params = _check_params(ct, False)
+        kind, params = _parse_rendered(ct, False)
         if kind != "text/plain" or params.get("charset") != name or params.get("x") != filename:
             raise FuzzFailure(f"{name!r}/{filename!r} rendered {ct!r} parses back {params!r}")
 

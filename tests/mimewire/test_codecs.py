@@ -415,3 +415,112 @@ def test_qp_decoder_stays_bounded_on_soft_break_junk() -> None:
     with pytest.raises(MalformedInput) as info:
         run(make_decoder("quoted-printable", strict=True), split_at(b"ab=\rx" * 2000, [5000]))
     assert info.value.offset == 2
+
+
+# --------------------------------------------------------------------------- linear slow paths
+
+_B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _concatenated_reference(clean: bytes) -> bytes:
+    """Lenient base64 of concatenated streams, the slow obvious way: a2b_base64 per stream
+    (it stops at the first padded quantum). ``clean``: whole quanta, no whitespace."""
+    out, start = [], 0
+    for i in range(0, len(clean), 4):
+        if b"=" in clean[i : i + 4]:
+            out.append(binascii.a2b_base64(clean[start : i + 4]))
+            start = i + 4
+    out.append(binascii.a2b_base64(clean[start:]))
+    return b"".join(out)
+
+
+_QUANTUM = st.tuples(
+    st.sampled_from([0, 1, 2]), st.binary(min_size=4, max_size=4), st.sampled_from([b"", b"\r\n"])
+).map(
+    lambda t: (
+        bytes(_B64_CHARS[b % 64] for b in t[1][: 4 - t[0]]) + b"=" * t[0],
+        t[2],
+    )
+)
+
+
+@given(st.lists(_QUANTUM, max_size=300), st.data())
+def test_base64_concatenated_streams_match_reference(
+    quanta: list[tuple[bytes, bytes]], draw: st.DataObject
+) -> None:
+    """The bulk path (many padded quanta in one feed) decodes exactly like a2b_base64 applied
+    stream by stream, for every chunking and with line breaks anywhere."""
+    clean = b"".join(q for q, _ in quanta)
+    encoded = b"".join(q + ws for q, ws in quanta)
+    expected = _concatenated_reference(clean)
+    chunks = draw.draw(chunkings(encoded, max_cuts=4))
+    assert run(make_decoder("base64"), chunks) == expected
+
+
+def test_base64_bulk_path_big_mixed_input() -> None:
+    import random
+
+    rnd = random.Random(7)
+    quanta = []
+    for _ in range(20_000):
+        pads = rnd.choice((0, 1, 2))
+        quanta.append(bytes(rnd.choice(_B64_CHARS) for _ in range(4 - pads)) + b"=" * pads)
+    clean = b"".join(quanta)
+    expected = _concatenated_reference(clean)
+    assert run(make_decoder("base64"), [clean]) == expected
+    assert run(make_decoder("base64"), split_at(clean, [4097, 30001, 65536])) == expected
+
+
+@pytest.mark.parametrize(
+    ("encoded", "reason", "offset"),
+    [
+        (b"AA==" * 100 + b"A=AA", "misplaced base64 padding '=' at position 1 of a quantum", 401),
+        (b"AA==" * 100 + b"AB=C", "base64 data after padding '='", 403),
+        (
+            b"AA==\r\n" * 100 + b"=AAA",
+            "misplaced base64 padding '=' at position 0 of a quantum",
+            600,
+        ),
+        (b"AAA=" * 100 + b"AA=" + b"\r\n" * 3 + b"B", "base64 data after padding '='", 409),
+        (b"AA==" * 100 + b"A", "truncated base64 data: a single leftover character", 400),
+    ],
+)
+def test_base64_bulk_path_error_offsets(encoded: bytes, reason: str, offset: int) -> None:
+    for chunks in ([encoded], split_at(encoded, [len(encoded) // 2]), split_at(encoded, [401])):
+        with pytest.raises(MalformedInput) as info:
+            run(make_decoder("base64"), chunks)
+        assert info.value.reason.startswith(reason)
+        assert info.value.offset == offset
+
+
+def test_base64_held_back_positions_skip_whitespace_runs() -> None:
+    """The offset of a held-back character is found without a Python loop over the
+    whitespace after it (and is right)."""
+    encoded = b"YWJjZ" + b" \r\n\t" * 50_000
+    with pytest.raises(MalformedInput) as info:
+        run(make_decoder("base64"), [encoded])
+    assert info.value.offset == 4
+
+
+_QP_UNITS = st.sampled_from(
+    [b"=", b"==", b"=Z", b"=4", b"=41", b"=\r", b"=\r\n", b"\r", b"a", b"4", b"Z", b" ", b"=\n"]
+)
+
+
+@given(
+    st.lists(_QP_UNITS, min_size=1, max_size=6).map(b"".join),
+    st.lists(_QP_UNITS, max_size=20).map(b"".join),
+    st.lists(st.integers(0, 12_000), max_size=4),
+)
+def test_qp_long_lines_match_a2b_qp(unit: bytes, junk: bytes, cuts: list[int]) -> None:
+    """Long lines without LF (the bounded cut path) decode exactly like a2b_qp of the whole
+    input, for dense '=' input of every shape and any chunking."""
+    encoded = unit * (9000 // len(unit) + 1) + junk + unit * 50
+    expected = binascii.a2b_qp(encoded)
+    dec = make_decoder("quoted-printable")
+    out = []
+    for chunk in split_at(encoded, cuts):
+        out.append(dec.feed(chunk))
+        assert len(dec._buf) <= 4096 + len(chunk) + 2  # type: ignore[attr-defined]
+    out.append(dec.flush())
+    assert b"".join(out) == expected

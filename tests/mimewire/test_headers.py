@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import email.message
 import email.utils
+import functools
 import time
 from collections.abc import Callable
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -20,10 +22,12 @@ from strategies import (
     multipart_spec,
 )
 
+from mimewire import _params
 from mimewire._errors import MalformedInput, UsageError
 from mimewire._headers import (
     BCHARS,
     boundary_from_content_type,
+    check_charset,
     check_header,
     decode_header_bytes,
     guess_content_type,
@@ -335,7 +339,6 @@ PARSE_CASES: list[tuple[str, bool, tuple[str, dict[str, str]]]] = [
     ("text/plain", False, ("text/plain", {})),
     ("", False, ("", {})),
     ("x; a=; b; c=1", False, ("x", {"a": "", "c": "1"})),  # bare "b" ignored
-    ("x; a=1; A=2; a=3", False, ("x", {"a": "1"})),  # first duplicate wins
     ("x; ;; a=1;;", False, ("x", {"a": "1"})),
     ('x; a="unterminated; b=2', False, ("x", {"a": "unterminated; b=2"})),
     ('x; a="q" junk; b=2', False, ("x", {"a": "q", "b": "2"})),
@@ -430,11 +433,30 @@ def test_parse_header_params(
     assert parse_header_params(value, form_data=form_data) == expected
 
 
+def test_lenient_first_duplicate_wins() -> None:
+    value = "x; a=1; A=2; a=3"
+    assert parse_header_params(value, lenient=True) == ("x", {"a": "1"})
+    with pytest.raises(MalformedInput, match="duplicate parameter 'a'"):
+        parse_header_params(value)
+
+
+def _parse_or_refuse(value: str, form_data: bool) -> tuple[str, dict[str, str]] | None:
+    try:
+        return parse_header_params(value, form_data=form_data)
+    except MalformedInput:
+        return None
+
+
 @given(st.text(), st.booleans())
-def test_parse_header_params_never_raises(value: str, form_data: bool) -> None:
-    main, params = parse_header_params(value, form_data=form_data)
-    assert main == main.strip().lower()
-    assert all(k == k.lower() and isinstance(v, str) for k, v in params.items())
+def test_parse_header_params_only_raises_malformed_input(value: str, form_data: bool) -> None:
+    lenient = parse_header_params(value, form_data=form_data, lenient=True)
+    for main, params in (lenient, _parse_or_refuse(value, form_data) or lenient):
+        assert main == main.strip().lower()
+        assert all(k == k.lower() and isinstance(v, str) for k, v in params.items())
+    strict = _parse_or_refuse(value, form_data)
+    if strict is not None:  # what is accepted reads the same in both modes
+        assert strict[0] == lenient[0]
+        assert strict[1].keys() == lenient[1].keys()
 
 
 _GARBAGE_ALPHABET = st.sampled_from([*";=\"\\'* %%2AEF0x\r\n\t", "*0*", "*1=", "''"])
@@ -442,7 +464,8 @@ _GARBAGE_ALPHABET = st.sampled_from([*";=\"\\'* %%2AEF0x\r\n\t", "*0*", "*1=", "
 
 @given(st.lists(_GARBAGE_ALPHABET, max_size=60).map("".join), st.booleans())
 def test_parse_header_params_never_raises_on_param_garbage(body: str, form_data: bool) -> None:
-    parse_header_params("form-data; " + body, form_data=form_data)
+    parse_header_params("form-data; " + body, form_data=form_data, lenient=True)
+    _parse_or_refuse("form-data; " + body, form_data)
 
 
 def _best_times(*funcs: Callable[[], object], runs: int = 3) -> list[float]:
@@ -481,13 +504,21 @@ def test_parse_header_params_is_linear(kind: str, form_data: bool) -> None:
     make = PATHOLOGICAL[kind]
     small, big = make(12_500), make(100_000)
     benign = ("form-data" + "; k=v" * 20_000)[: len(big)]
-    t_small, t_big, t_benign = _best_times(
-        lambda: parse_header_params(small, form_data=form_data),
-        lambda: parse_header_params(big, form_data=form_data),
-        lambda: parse_header_params(benign, form_data=form_data),
-    )
-    assert t_big < 32 * t_small + 0.005, (kind, t_small, t_big)
-    assert t_big < 30 * t_benign + 0.005, (kind, t_benign, t_big)
+    for lenient in (True, False):  # the refusing path must be linear too
+        t_small, t_big, t_benign = _best_times(
+            functools.partial(_parse_maybe, small, form_data, lenient),
+            functools.partial(_parse_maybe, big, form_data, lenient),
+            functools.partial(_parse_maybe, benign, form_data, True),
+        )
+        assert t_big < 32 * t_small + 0.005, (kind, lenient, t_small, t_big)
+        assert t_big < 30 * t_benign + 0.005, (kind, lenient, t_benign, t_big)
+
+
+def _parse_maybe(value: str, form_data: bool, lenient: bool) -> object:
+    try:
+        return parse_header_params(value, form_data=form_data, lenient=lenient)
+    except MalformedInput as exc:
+        return exc
 
 
 # --------------------------------------------------------------------------- misc
@@ -578,3 +609,181 @@ def test_multipart_specs_build_valid_bodies(spec: MultipartSpec) -> None:
     else:
         assert data.startswith(b"--" + boundary.encode())
     assert b"\r\n--" + boundary.encode() + b"--" in data
+
+
+# --------------------------------------------------------------------------- ambiguity (issue 10)
+
+AMBIGUOUS: list[tuple[str, bool, str]] = [
+    ("x; a=1; A=2", False, "duplicate parameter 'a'"),
+    ("x; a=1; a=1", False, "duplicate parameter 'a'"),  # even when equal
+    ("x; a*=UTF-8''1; a*=UTF-8''1", False, "duplicate parameter 'a*'"),
+    ("x; a*0=1; a*0*=UTF-8''1", False, "duplicate parameter 'a*0'"),
+    ("x; a*=UTF-8''1; a*0=1", False, "given both whole and as continuations"),
+    ("multipart/mixed; boundary=a; boundary=b", False, "duplicate parameter 'boundary'"),
+    ("multipart/mixed; boundary=a; boundary*=UTF-8''a", False, "'boundary' and 'boundary*'"),
+    ("multipart/mixed; boundary=a; boundary*0=a", False, "'boundary' and 'boundary*'"),
+    ("x; charset=utf-8; charset*=UTF-8''latin-1", False, "'charset*' ('latin-1') disagrees"),
+    ("attachment; name=a; name*=UTF-8''b", False, "'name*' ('b') disagrees with 'name' ('a')"),
+    ("form-data; name=a; name=b", True, "duplicate parameter 'name'"),
+    ("form-data; name*=UTF-8''a", True, "'name*' in form-data"),
+    ("form-data; name=a; name*=UTF-8''a", True, "'name*' in form-data"),
+    ("form-data; name*0=a; name*1=b", True, "'name*' in form-data"),
+    ("form-data; name=f; filename=a; filename=b", True, "duplicate parameter 'filename'"),
+    ("form-data; name=f; filename=a.txt; filename*=UTF-8''a.php", True, "disagrees"),
+    ("form-data; name=f; filename*=UTF-8''a.php; filename=a.txt", True, "disagrees"),
+    ("form-data; name=f; filename=a.txt; filename*0=a.php", True, "disagrees"),
+    ("form-data; name=f; filename=a.txt; filename*=punycode''a.txt", True, "disagrees"),
+]
+
+
+@pytest.mark.parametrize(("value", "form_data", "message"), AMBIGUOUS)
+def test_ambiguous_params_raise(value: str, form_data: bool, message: str) -> None:
+    with pytest.raises(MalformedInput) as info:
+        parse_header_params(value, form_data=form_data)
+    assert message in info.value.reason
+    assert info.value.http_status == 400
+    parse_header_params(value, form_data=form_data, lenient=True)  # the old rules: no error
+
+
+UNAMBIGUOUS: list[tuple[str, bool, dict[str, str]]] = [
+    ("x; a=1; b=1", False, {"a": "1", "b": "1"}),
+    ("x; a=1; a*=UTF-8''1", False, {"a": "1"}),  # plain and extended agree
+    ("x; a*0=1; a*1=2; a=12", False, {"a": "12"}),
+    ("form-data; name=f; filename=a.pdf; filename*=UTF-8''a.pdf", True, {"name": "f"}),
+    ("form-data; name=f; filename*=UTF-8''%E2%82%AC", True, {"name": "f", "filename": "€"}),
+    ("attachment; filename=e.pdf; filename*=UTF-8''%E2%82%AC.pdf", False, {"filename": "€.pdf"}),
+    ("attachment; name*=UTF-8''a", False, {"name": "a"}),  # name* is fine outside form-data
+    ("multipart/mixed; boundary*=UTF-8''abc", False, {"boundary": "abc"}),  # see below
+]
+
+
+@pytest.mark.parametrize(("value", "form_data", "expected"), UNAMBIGUOUS)
+def test_unambiguous_params(value: str, form_data: bool, expected: dict[str, str]) -> None:
+    _, params = parse_header_params(value, form_data=form_data)
+    assert expected.items() <= params.items()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "message"),
+    [
+        ("multipart/form-data; boundary=a; boundary=b", "duplicate parameter 'boundary'"),
+        ("multipart/form-data; boundary=a; BOUNDARY=a", "duplicate parameter 'boundary'"),
+        ("multipart/form-data; boundary=a; boundary*=UTF-8''b", "'boundary*' parameter"),
+        ("multipart/form-data; boundary*=UTF-8''abc", "'boundary*' parameter"),
+        ("multipart/form-data; boundary*0=abc", "'boundary*' parameter"),
+        ("multipart/form-data; boundary=abc; charset=a; charset=b", "duplicate parameter"),
+        ('multipart/form-data; boundary="ab\tc"', "contains TAB at index 2"),
+        ('multipart/form-data; boundary="ab\x00c"', "contains NUL at index 2"),
+        ('multipart/form-data; boundary="abé"', "contains 'é' (U+00E9) at index 2"),
+        ('multipart/form-data; boundary="abc "', "ends with a SPACE"),
+        ("multipart/; boundary=abc", "is not multipart/*"),
+        ("multipart; boundary=abc", "is not multipart/*"),
+        ("multipart/a b; boundary=abc", "is not multipart/*"),
+        ("multipartx/mixed; boundary=abc", "is not multipart/*"),
+    ],
+)
+def test_boundary_from_content_type_refuses_ambiguity(content_type: str, message: str) -> None:
+    with pytest.raises(MalformedInput) as info:
+        boundary_from_content_type(content_type)
+    assert message in str(info.value)
+    assert info.value.http_status == 400
+
+
+def test_boundary_from_content_type_accepts_bytes_and_refuses_other_types() -> None:
+    assert boundary_from_content_type(b"multipart/form-data; boundary=xyz") == "xyz"
+    assert boundary_from_content_type(bytearray(b"multipart/mixed; boundary=q")) == "q"  # type: ignore[arg-type]
+    assert boundary_from_content_type(b'multipart/mixed; boundary="a b"') == "a b"
+    with pytest.raises(MalformedInput, match="contains"):
+        boundary_from_content_type(b"multipart/mixed; boundary=\xff")
+    with pytest.raises(UsageError, match="content_type must be str or bytes, not int"):
+        boundary_from_content_type(42)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- check_charset
+
+
+@pytest.mark.parametrize(
+    ("label", "name"),
+    [
+        ("utf-8", "utf-8"),
+        ("UTF8", "utf-8"),
+        (" latin1 ", "iso8859-1"),
+        ('"us-ascii"', "ascii"),
+        ("windows-1252", "cp1252"),
+        ("shift_jis", "shift_jis"),
+        ("utf-16", "utf-16"),
+    ],
+)
+def test_check_charset_accepts_text_charsets(label: str, name: str) -> None:
+    assert check_charset(label) == name
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "punycode",
+        "idna",
+        "unicode_escape",
+        "unicode-escape",
+        "raw_unicode_escape",
+        "utf-7",
+        "undefined",
+        "charmap",
+        "rot13",
+        "rot_13",
+        "base64",
+        "base64_codec",
+        "hex",
+        "zlib",
+        "bz2",
+        "uu",
+        "quopri",
+        "x-no-such-charset",
+        "",
+        "u" * 41,
+        "utf-8\x00",
+        "utf\u00e9",
+    ],
+)
+def test_check_charset_refuses_non_charsets(label: str) -> None:
+    with pytest.raises(MalformedInput, match="is not a known text charset") as info:
+        check_charset(label)
+    assert info.value.http_status == 400
+
+
+def test_check_charset_type() -> None:
+    with pytest.raises(UsageError):
+        check_charset(b"utf-8")  # type: ignore[arg-type]
+
+
+def test_header_params_and_check_charset_refuse_the_same_set() -> None:
+    """An RFC 2231 value in a refused charset is 'not decodable' (never decoded with it)."""
+    for label in ("punycode", "unicode_escape", "rot13", "base64", "utf-7", "hex"):
+        with pytest.raises(MalformedInput):
+            check_charset(label)
+        value = f"attachment; filename=plain.txt; filename*={label}''%5Cx41"
+        assert parse_header_params(value)[1]["filename"] == "plain.txt"
+
+
+_PARAM_PIECES = st.sampled_from(
+    [
+        *("form-data", ";", "; ", " ", "\t", "=", '"', "\\", "%22", "name", "NAME", "filename"),
+        *("a", "b", "x.pdf", '"q"', '"a b"', "é", "*", "*0", ",", "\r\n", "\x0b", "\xa0"),
+    ]
+)
+
+
+@given(st.lists(_PARAM_PIECES, max_size=16).map("".join), st.booleans())
+def test_fast_lane_agrees_with_the_general_scanner(value: str, form_data: bool) -> None:
+    """Everyday parameters take a regex fast lane; with the lane switched off, the general
+    scanner must give the same answer (or the same error)."""
+
+    def outcome() -> object:
+        try:
+            return parse_header_params(value, form_data=form_data)
+        except MalformedInput as exc:
+            return exc.reason
+
+    fast = outcome()
+    with mock.patch.object(_params, "_simple_params", lambda s, pos: None):
+        assert outcome() == fast
