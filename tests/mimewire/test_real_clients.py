@@ -5,6 +5,7 @@ each must decode with mimewire.parse to exactly the parts the client was asked t
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.server
 import shutil
 import subprocess
@@ -75,9 +76,11 @@ def server() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
         httpd.server_close()
 
 
-def _decoded(content_type: str, body: bytes, *, strict: bool = False) -> Expected:
+def _decoded(
+    content_type: str, body: bytes, *, strict: bool = False, decode_transfer: bool | None = None
+) -> Expected:
     out: Expected = []
-    for part in parse(body, content_type, strict=strict):
+    for part in parse(body, content_type, strict=strict, decode_transfer=decode_transfer):
         with part:
             out.append((part.name, part.filename, part.content_type, part.read()))
     return out
@@ -213,7 +216,10 @@ def test_stdlib_email_generator() -> None:
         if line.lower().startswith(b"content-type:")
     )
     expected = [(FIELD[0], None, "text/plain", FIELD[1].encode()), EXPECTED[1]]
-    assert _decoded(content_type, body) == expected
-    assert _decoded(content_type, body, strict=True) == expected
+    # RFC 7578 §4.7: form-data bodies are not transfer-decoded unless asked for
+    assert _decoded(content_type, body, decode_transfer=True) == expected
+    assert _decoded(content_type, body, strict=True, decode_transfer=True) == expected
+    encoded = _decoded(content_type, body)
+    assert [base64.b64decode(data) for *_, data in encoded] == [e[3] for e in expected]
     parts = list(parse(body, content_type))
     assert [p.transfer_encoding for p in parts] == ["base64", "base64"]
