@@ -3,7 +3,7 @@ all (payload bytes sent to a null sink) and returns ``(parts, payload_bytes)``."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._cases import Lib
@@ -22,7 +22,7 @@ LIBS = (
     Lib("mimewire Decoder", "mimewire", FIND),
     Lib("mimewire next_event()", "mimewire", FIND),
     Lib("mimewire parse()", "mimewire", FIND),
-    Lib("mimewire parse(stream=True)", "mimewire", FIND),
+    Lib("mimewire parse_stream()", "mimewire", FIND),
     Lib("multipart PushMultipartParser", "peer", FIND),
     Lib("python-multipart MultipartParser", "peer", FIND),
     Lib("streaming-form-data", "peer", FIND),
@@ -132,15 +132,16 @@ def _mimewire_decoder(chunks: list[bytes], names: list[str]) -> Op:
 def _mimewire_parse(stream: bool) -> Callable[[list[bytes], list[str]], Op]:
     def adapter(chunks: list[bytes], names: list[str]) -> Op:
         try:
-            from mimewire import Limits, parse
+            from mimewire import Limits, parse, parse_stream
         except ImportError as exc:
             raise Unavailable(f"mimewire: {exc}") from exc
         limits = Limits(max_parts=MAX_PARTS)
+        run: Callable[..., Iterable[Iterable[bytes]]] = parse_stream if stream else parse
 
         def op() -> tuple[int, int]:
             parts = 0
             n = 0
-            for part in parse(iter(chunks), CONTENT_TYPE, limits=limits, stream=stream):
+            for part in run(iter(chunks), CONTENT_TYPE, limits=limits):
                 for c in part:
                     n += len(c)
                 parts += 1
@@ -342,7 +343,7 @@ PREPARE: dict[str, Callable[[list[bytes], list[str]], Op]] = {
     "mimewire Decoder": _mimewire_feed,
     "mimewire next_event()": _mimewire_decoder,
     "mimewire parse()": _mimewire_parse(stream=False),
-    "mimewire parse(stream=True)": _mimewire_parse(stream=True),
+    "mimewire parse_stream()": _mimewire_parse(stream=True),
     "multipart PushMultipartParser": _multipart,
     "python-multipart MultipartParser": _python_multipart,
     "streaming-form-data": _streaming_form_data,

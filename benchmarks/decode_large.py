@@ -14,7 +14,7 @@ _NOTES = (
     "near-miss delimiters); 'iterate chunks' is the cost of the Python loop alone. aiohttp "
     "reads an aiohttp.StreamReader fed with flow control. parse() yields a part once it is "
     "complete, spooling bodies above 1 MiB to a temporary file (the benchmark reads it "
-    "back); parse(stream=True) and the Decoder stream. 'mimewire Decoder' is Decoder.feed()."
+    "back); parse_stream() and the Decoder stream. 'mimewire Decoder' is Decoder.feed()."
 )
 
 

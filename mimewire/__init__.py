@@ -7,8 +7,10 @@ Encode::
 
 Decode::
 
-    for part in parse(request_body, content_type):
+    for part in parse(request_body, content_type):       # bodies spooled (memory, then temp file)
         print(part.name, part.filename, len(part.read()))
+    for part in parse_stream(chunks, content_type):      # bodies streamed from the source
+        part.save(f"/tmp/{part.index}.bin")
 
 The sans-I/O core (:class:`Encoder`, :class:`Decoder`) speaks the events :class:`PartStart`,
 :class:`PartData`, :class:`PartEnd` and :class:`MultipartEnd`. Every error is a
@@ -31,13 +33,20 @@ from ._events import (
     PartEnd,
     PartStart,
 )
-from ._headers import make_boundary, parse_header_params, validate_boundary
+from ._headers import (
+    boundary_from_content_type,
+    make_boundary,
+    parse_header_params,
+    validate_boundary,
+)
 from ._parse import ParsedPart, aparse, parse
+from ._stream import AsyncStreamedPart, StreamedPart, aparse_stream, parse_stream
 
 __version__ = "0.1.0"
 
 __all__ = [
     "NEED_DATA",
+    "AsyncStreamedPart",
     "BodyReader",
     "Decoder",
     "Encoder",
@@ -55,11 +64,15 @@ __all__ = [
     "PartData",
     "PartEnd",
     "PartStart",
+    "StreamedPart",
     "UsageError",
     "__version__",
     "aparse",
+    "aparse_stream",
+    "boundary_from_content_type",
     "make_boundary",
     "parse",
     "parse_header_params",
+    "parse_stream",
     "validate_boundary",
 ]

@@ -1,4 +1,4 @@
-"""``python -m mimewire inspect [--content-type CT] [--json] [--decode] FILE|-``."""
+"""python -m mimewire inspect [--content-type CT] [--json] [--decode] FILE|-"""
 
 from __future__ import annotations
 

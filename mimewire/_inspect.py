@@ -1,7 +1,7 @@
-"""``python -m mimewire inspect``: show the structure of a multipart body.
+"""python -m mimewire inspect: show the structure of a multipart body.
 
-The body is streamed through :class:`Decoder` (nothing but the part metadata is kept);
-nested ``multipart/*`` parts are decoded on the fly by nested decoders.
+The body is streamed through the decoder (nothing but the part metadata is kept); nested
+multipart parts are decoded on the fly, with the limits counted over the whole body.
 """
 
 from __future__ import annotations
@@ -14,131 +14,65 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from ._decoder import Decoder, Limits
-from ._errors import LimitExceeded, MalformedInput, MimeWireError, UsageError
-from ._events import NEED_DATA, PartData, PartEnd, PartStart
-from ._headers import boundary_from_content_type, parse_header_params
+from ._errors import MalformedInput, MimeWireError, UsageError
+from ._events import PartStart
+from ._headers import boundary_from_content_type
+from ._nested import TreeDecoder
 
 __all__ = ["inspect_body", "main"]
 
 _CHUNK = 65536
 _SNIFF_LIMIT = 64 * 1024 + 8192
+_LIMITS = Limits(max_parts=100_000, max_preamble=None, max_epilogue=None)
 
 
 class _Node:
-    """One part being decoded: metadata, running hash and maybe a nested decoder."""
+    """One part being decoded: its size and running hash."""
 
-    def __init__(self, start: PartStart, offset: int | None, decode: bool, depth: int) -> None:
+    __slots__ = ("hash", "size", "start")
+
+    def __init__(self, start: PartStart) -> None:
         self.start = start
-        self.offset = offset  # absolute offset of the body, when known
         self.size = 0
         self.hash = hashlib.sha256()
-        self.nested: _Level | None = None
-        ctype = start.get("Content-Type")
-        if ctype is not None and parse_header_params(ctype)[0].startswith("multipart/"):
-            try:
-                boundary = boundary_from_content_type(ctype)
-            except MalformedInput as exc:
-                raise MalformedInput(f"nested multipart: {exc.reason}", offset=offset) from None
-            identity = start.transfer_encoding in (None, "7bit", "8bit", "binary")
-            self.nested = _Level(
-                boundary, decode, depth + 1, offset if identity or not decode else None
-            )
 
-    def feed(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         self.size += len(data)
         self.hash.update(data)
-        if self.nested is not None:
-            self.nested.feed(data)
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self, children: list[dict[str, Any]] | None) -> dict[str, Any]:
         start = self.start
-        doc: dict[str, Any] = {
-            "headers": [[k, v] for k, v in start.headers],
-            "name": start.name,
-            "filename": start.filename,
-            "content_type": start.content_type,
-            "transfer_encoding": start.transfer_encoding,
-            "size": self.size,
-            "sha256": self.hash.hexdigest(),
-        }
-        if self.nested is not None:
-            self.nested.end()
-            doc["parts"] = self.nested.parts
+        doc: dict[str, Any] = {"headers": [[k, v] for k, v in start.headers]}
+        problems: list[str] = []
+        for key in ("name", "filename", "content_type", "transfer_encoding"):
+            try:
+                doc[key] = getattr(start, key)
+            except MalformedInput as exc:  # ambiguous header: show it rather than stop
+                doc[key] = None
+                if exc.reason not in problems:
+                    problems.append(exc.reason)
+        doc["size"] = self.size
+        doc["sha256"] = self.hash.hexdigest()
+        if problems:
+            doc["problems"] = problems
+        if children is not None:
+            doc["parts"] = children
         return doc
 
-
-class _Level:
-    """A decoder for one multipart body (the top level or a nested part)."""
-
-    def __init__(self, boundary: str, decode: bool, depth: int, base: int | None) -> None:
-        try:
-            self.decoder = Decoder(boundary, decode_transfer=decode, depth=depth, limits=_LIMITS)
-        except UsageError as exc:
-            raise MalformedInput(f"unusable boundary: {exc.message}", offset=base) from None
-        self.offsets: list[int] = []
-        self.decoder._offsets = self.offsets
-        self.decode = decode
-        self.depth = depth
-        self.base = base  # absolute offset of this body's first byte (None: not knowable)
-        self.parts: list[dict[str, Any]] = []
-        self.current: _Node | None = None
-
-    def feed(self, data: bytes) -> None:
-        self._guard(self.decoder.receive_data, data)
-        self._drain()
-
-    def end(self) -> None:
-        self._guard(self.decoder.receive_data, b"")
-        self._drain()
-        self._guard(self.decoder.close)
-
-    def _drain(self) -> None:
-        next_event = self.decoder.next_event
-        while True:
-            event = self._guard(next_event)
-            if event is NEED_DATA:
-                return
-            if isinstance(event, PartData):
-                assert self.current is not None
-                self._guard(self.current.feed, event.data)
-            elif isinstance(event, PartStart):
-                rel = self.offsets[len(self.parts)]
-                offset = None if self.base is None else self.base + rel
-                self.current = self._guard(_Node, event, offset, self.decode, self.depth)
-            elif isinstance(event, PartEnd):
-                assert self.current is not None
-                self.parts.append(self._guard(self.current.finish))
-                self.current = None
-
-    def _guard(self, fn: Any, *args: Any) -> Any:
-        """Call ``fn``; a nested decoder's error gets an absolute offset when possible."""
-        try:
-            return fn(*args)
-        except _Absolute:
-            raise
-        except MimeWireError as exc:
-            raise _Absolute(exc, self.base if self.depth else 0) from None
+    def abort(self) -> None:
+        pass
 
 
-class _Absolute(Exception):
-    """An error whose offset was made absolute (raised through the nesting levels)."""
+class _Describe:
+    """The part handler of inspect: a JSON-ready dict per part."""
 
-    def __init__(self, exc: MimeWireError, base: int | None) -> None:
-        offset = getattr(exc, "offset", None)
-        self.offset = None if offset is None or base is None else base + offset
-        self.exc = exc
-        reason = exc.reason if isinstance(exc, MalformedInput) else exc.message
-        if isinstance(exc, LimitExceeded):
-            reason = f"limit {exc.limit}={exc.value} exceeded"
-        if self.offset is not None:
-            reason = reason.split(" (part ")[0].split(" (byte offset")[0]
-            reason += f" (byte offset {self.offset})"
-        elif offset is not None:
-            reason = exc.message
-        super().__init__(reason)
+    def open(
+        self, start: PartStart, index: int, offset: int | None, depth: int, nested: bool
+    ) -> _Node:
+        return _Node(start)
 
-
-_LIMITS = Limits(max_parts=100_000, max_preamble=None, max_epilogue=None)
+    def discard(self, item: dict[str, Any]) -> None:
+        pass
 
 
 def _sniff_boundary(head: bytes) -> str:
@@ -184,24 +118,23 @@ def inspect_body(
             if b"\n" in head.lstrip(b"\r\n") or len(head) >= _SNIFF_LIMIT:
                 break
         boundary = _sniff_boundary(head[:_SNIFF_LIMIT])
-    level = _Level(boundary, decode, 0, 0)
     try:
-        if head:
-            level.feed(head)
-        for data in chunks:
-            level.feed(data)
-        level.end()
-    except _Absolute as exc:
-        inner = exc.exc
-        if isinstance(inner, LimitExceeded):
-            raise LimitExceeded(inner.limit, inner.value, offset=exc.offset) from None
-        raise MalformedInput(str(exc).split(" (byte offset")[0], offset=exc.offset) from None
+        decoder = Decoder(boundary, decode_transfer=decode, limits=_LIMITS)
+    except UsageError as exc:
+        raise MalformedInput(f"unusable boundary: {exc.message}", offset=0) from None
+    tree = TreeDecoder(decoder, _Describe(), nested=True, decode_transfer=decode)
+    parts: list[dict[str, Any]] = []
+    if head:
+        parts += tree.feed(head)
+    for data in chunks:
+        parts += tree.feed(data)
+    parts += tree.finish()
     return {
         "content_type": content_type,
         "boundary": boundary,
-        "parts": level.parts,
-        "preamble_size": level.decoder.preamble_size,
-        "epilogue_size": level.decoder.epilogue_size,
+        "parts": parts,
+        "preamble_size": decoder.preamble_size,
+        "epilogue_size": decoder.epilogue_size,
     }
 
 
@@ -215,6 +148,8 @@ def _tree(parts: list[dict[str, Any]], prefix: str, out: list[str]) -> None:
                 out.append(f"{inner}{key}: {part[key]}")
         for name, value in part["headers"]:
             out.append(f"{inner}| {name}: {value}")
+        for problem in part.get("problems", ()):
+            out.append(f"{inner}problem: {problem}")
         if "parts" in part:
             out.append(f"{inner}parts: {len(part['parts'])}")
             _tree(part["parts"], inner, out)
@@ -233,15 +168,44 @@ def render_tree(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+_DESCRIPTION = "mimewire debugging tools for MIME multipart bodies."
+_EPILOG = """\
+examples:
+  python -m mimewire inspect body.bin
+  python -m mimewire inspect --json --content-type 'multipart/form-data; boundary=xyz' -
+exit status: 0 ok, 1 the body is malformed or over a limit, 2 the file cannot be read."""
+_INSPECT_DESCRIPTION = """\
+Show the structure of a multipart body read from FILE (or standard input): every
+part with its headers, name, filename, content type, size and SHA-256, nested
+multipart parts indented under their parent. Without --content-type the boundary
+is taken from the first delimiter line. Errors name the byte offset of the problem."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m mimewire``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m mimewire", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    cmd = sub.add_parser("inspect", help="show the parts of a multipart body")
-    cmd.add_argument("--content-type", help="the body's Content-Type (else sniffed)")
+    parser = argparse.ArgumentParser(
+        prog="python -m mimewire",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cmd = sub.add_parser(
+        "inspect",
+        help="show the parts of a multipart body (nested parts included)",
+        description=_INSPECT_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmd.add_argument(
+        "--content-type", metavar="CT", help="the body's Content-Type (default: sniffed)"
+    )
     cmd.add_argument("--json", action="store_true", help="print one JSON document")
-    cmd.add_argument("--decode", action="store_true", help="hash transfer-decoded bodies")
-    cmd.add_argument("file", help="the body file, or - for stdin")
+    cmd.add_argument(
+        "--decode",
+        action="store_true",
+        help="size and hash base64/quoted-printable bodies decoded (default: as sent)",
+    )
+    cmd.add_argument("file", metavar="FILE", help="the body file, or - for standard input")
     args = parser.parse_args(argv)
     try:
         if args.file == "-":

@@ -141,3 +141,29 @@ def test_module_entry_point_reads_stdin(
         timeout=60,
     )
     assert json.loads(proc.stdout)["boundary"] == "outer-b"
+
+
+def test_ambiguous_headers_are_shown_as_problems(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = b'--b\r\nContent-Disposition: form-data; name="a"; name="b"\r\n\r\nx\r\n--b--\r\n'
+    path = tmp_path / "dup.bin"
+    path.write_bytes(data)
+    assert main(["inspect", "--json", str(path)]) == 0
+    [part] = json.loads(capsys.readouterr().out)["parts"]
+    assert part["name"] is None and part["size"] == 1
+    assert any("duplicate parameter 'name'" in p for p in part["problems"])
+    assert main(["inspect", str(path)]) == 0
+    assert "problem: Content-Disposition: duplicate parameter 'name'" in capsys.readouterr().out
+
+
+def test_nested_limits_hold_for_the_whole_body(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inner = b"".join(b"--i\r\n\r\nx\r\n" for _ in range(400)) + b"--i--\r\n"
+    part = b"--o\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n" + inner + b"\r\n"
+    path = tmp_path / "flood.bin"
+    path.write_bytes(part * 300 + b"--o--\r\n")  # 120,300 parts, no level over 400
+    assert main(["inspect", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "limit max_parts=100000 exceeded" in err and "all nesting levels" in err

@@ -1,4 +1,4 @@
-"""parse(stream=True) / aparse(stream=True): lazy bodies pulled from the source."""
+"""parse_stream() / aparse_stream(): lazy bodies pulled from the source."""
 
 from __future__ import annotations
 
@@ -12,15 +12,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mimewire import (
+    AsyncStreamedPart,
     LimitExceeded,
     Limits,
     MalformedInput,
     MultipartBody,
     ParsedPart,
     Part,
+    StreamedPart,
     UsageError,
     aparse,
+    aparse_stream,
     parse,
+    parse_stream,
 )
 
 BIG = bytes(range(256)) * 1024  # 256 KiB
@@ -78,14 +82,16 @@ def _split(raw: bytes, cuts: list[int]) -> list[bytes]:
 
 def test_parts_are_yielded_before_the_source_is_exhausted() -> None:
     src = Recorder(RAW, 4096)
-    parts = parse(src, CT, stream=True)
+    parts = parse_stream(src, CT)
     first = next(parts)
-    assert first.name == "greeting" and first.streaming and not first.in_memory
+    assert first.name == "greeting" and isinstance(first, StreamedPart)
     assert src.sent == 4096 < len(RAW)
-    assert first.size is None
+    size_before = first.size
+    assert size_before is None
     assert first.text() == "héllo wörld" and first.size == len("héllo wörld".encode())
     blob = next(parts)
-    assert blob.filename == "big.bin" and blob.size is None
+    size_before = blob.size
+    assert blob.filename == "big.bin" and size_before is None
     assert src.sent <= 8192  # headers of part 1 only: the body was not read yet
     got, sent_while_reading = [], []
     for chunk in blob:
@@ -102,7 +108,7 @@ def test_parts_are_yielded_before_the_source_is_exhausted() -> None:
 
 def test_chunks_are_passed_through_uncopied() -> None:
     src = Recorder(RAW, 8192)
-    parts = parse(src, CT, stream=True)
+    parts = parse_stream(src, CT)
     next(parts)
     blob = next(parts)
     chunks = list(blob)
@@ -114,14 +120,14 @@ def test_chunks_are_passed_through_uncopied() -> None:
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 1000, 65536, len(RAW)])
 def test_every_chunk_size_gives_the_spooled_bodies(size: int) -> None:
     src = Recorder(RAW, size)
-    got = [(p.name, p.read()) for p in parse(src, CT, stream=True)]
+    got = [(p.name, p.read()) for p in parse_stream(src, CT)]
     assert got == EXPECTED
 
 
 @given(st.lists(st.integers(min_value=0, max_value=len(RAW)), max_size=12), st.integers(0, 2))
 def test_random_splits_and_read_styles(cuts: list[int], style: int) -> None:
     got = []
-    for part in parse(_split(RAW, cuts), CT, stream=True):
+    for part in parse_stream(_split(RAW, cuts), CT):
         if style == 0:
             data = part.read()
         elif style == 1:
@@ -138,15 +144,15 @@ def test_random_splits_and_read_styles(cuts: list[int], style: int) -> None:
 def test_bytes_and_file_sources(tmp_path: Path) -> None:
     path = tmp_path / "body"
     path.write_bytes(RAW)
-    assert [(p.name, p.read()) for p in parse(RAW, CT, stream=True)] == EXPECTED
+    assert [(p.name, p.read()) for p in parse_stream(RAW, CT)] == EXPECTED
     with path.open("rb") as f:
-        got = [(p.name, p.read()) for p in parse(f, CT, stream=True, chunk_size=1000)]
+        got = [(p.name, p.read()) for p in parse_stream(f, CT, chunk_size=1000)]
     assert got == EXPECTED
 
 
 def test_save_and_text(tmp_path: Path) -> None:
     out = tmp_path / "big.bin"
-    for part in parse(Recorder(RAW, 5000), CT, stream=True):
+    for part in parse_stream(Recorder(RAW, 5000), CT):
         if part.filename:
             assert part.save(out) == len(BIG)
         elif part.name == "latin":
@@ -156,14 +162,14 @@ def test_save_and_text(tmp_path: Path) -> None:
 
 def test_unread_bodies_are_drained_and_later_access_raises(tmp_path: Path) -> None:
     src = Recorder(RAW, 1000)
-    parts = list(parse(src, CT, stream=True))  # advance without reading anything
+    parts = list(parse_stream(src, CT))  # advance without reading anything
     assert src.sent == len(RAW)
     assert [p.name for p in parts] == [n for n, _ in EXPECTED]
     # sizes are known: the bodies were consumed (discarded)
     assert [p.size for p in parts] == [len(b) for _, b in EXPECTED]
     with pytest.raises(UsageError, match=r"part 1 body was not read before advancing to part 2"):
         parts[1].read()
-    with pytest.raises(UsageError, match="use stream=False to keep bodies"):
+    with pytest.raises(UsageError, match=r"use parse\(\) to keep bodies"):
         list(parts[0])
     with pytest.raises(UsageError, match=r"part 5 .* advancing to the end of the multipart"):
         parts[5].text()
@@ -173,7 +179,7 @@ def test_unread_bodies_are_drained_and_later_access_raises(tmp_path: Path) -> No
 
 
 def test_partially_read_body_is_drained() -> None:
-    parts = parse(Recorder(RAW, 1000), CT, stream=True)
+    parts = parse_stream(Recorder(RAW, 1000), CT)
     next(parts)
     blob = next(parts)
     it = iter(blob)
@@ -188,14 +194,14 @@ def test_partially_read_body_is_drained() -> None:
 
 
 def test_body_read_once() -> None:
-    part = next(parse(RAW, CT, stream=True))
+    part = next(parse_stream(RAW, CT))
     assert part.read() == "héllo wörld".encode()
     with pytest.raises(UsageError, match="part 0 body was already read"):
         part.read()
 
 
 def test_closed_part_and_break_keeps_current_part_readable() -> None:
-    parts = parse(Recorder(RAW, 3000), CT, stream=True)
+    parts = parse_stream(Recorder(RAW, 3000), CT)
     first = next(parts)
     first.close()
     with pytest.raises(UsageError, match="part 0 is closed"):
@@ -207,9 +213,13 @@ def test_closed_part_and_break_keeps_current_part_readable() -> None:
     assert part.read() == BIG  # stopping the parser early leaves the current part readable
 
 
-def test_nested_with_stream_is_refused() -> None:
-    with pytest.raises(UsageError, match="nested=True cannot be combined with stream=True"):
-        parse(RAW, CT, stream=True, nested=True)
+def test_parse_stream_checks_its_arguments_eagerly() -> None:
+    with pytest.raises(MalformedInput, match="not multipart"):
+        parse_stream(RAW, "text/plain")
+    with pytest.raises(UsageError, match="chunk_size"):
+        parse_stream(RAW, CT, chunk_size=0)
+    with pytest.raises(UsageError, match="async iterable"):
+        list(parse_stream(_agen(RAW, 10, [0]), CT))  # type: ignore[arg-type]
 
 
 def _b64_broken() -> bytes:
@@ -226,7 +236,7 @@ def _b64_broken() -> bytes:
 @pytest.mark.parametrize("size", [1, 97, 4096])
 def test_malformed_body_error_surfaces_from_the_body_iteration(size: int) -> None:
     raw = _b64_broken()
-    part = next(parse(Recorder(raw, size), "multipart/mixed; boundary=bb", stream=True))
+    part = next(parse_stream(Recorder(raw, size), "multipart/mixed; boundary=bb"))
     got = []
     with pytest.raises(MalformedInput) as info:
         for chunk in part:
@@ -238,7 +248,7 @@ def test_malformed_body_error_surfaces_from_the_body_iteration(size: int) -> Non
 
 
 def test_limit_error_surfaces_from_the_body_iteration() -> None:
-    parts = parse(Recorder(RAW, 4096), CT, stream=True, limits=Limits(max_part_size=100_000))
+    parts = parse_stream(Recorder(RAW, 4096), CT, limits=Limits(max_part_size=100_000))
     next(parts)
     blob = next(parts)
     total = 0
@@ -251,7 +261,7 @@ def test_limit_error_surfaces_from_the_body_iteration() -> None:
 
 
 def test_error_while_draining_surfaces_from_the_generator() -> None:
-    parts = parse(Recorder(RAW, 4096), CT, stream=True, limits=Limits(max_part_size=100_000))
+    parts = parse_stream(Recorder(RAW, 4096), CT, limits=Limits(max_part_size=100_000))
     next(parts)
     next(parts)
     with pytest.raises(LimitExceeded, match="max_part_size"):
@@ -262,12 +272,12 @@ def test_error_while_draining_surfaces_from_the_generator() -> None:
 def test_truncated_body_raises(cut: int) -> None:
     names = []
     with pytest.raises(MalformedInput):
-        for part in parse(Recorder(RAW[:cut], 1000), CT, stream=True):
+        for part in parse_stream(Recorder(RAW[:cut], 1000), CT):
             names.append(part.name)
             part.read()
     assert names
     # also when the truncation is met from the body iteration
-    parts = parse(Recorder(RAW[: len(RAW) // 4], 1000), CT, stream=True)
+    parts = parse_stream(Recorder(RAW[: len(RAW) // 4], 1000), CT)
     next(parts)
     blob = next(parts)
     with pytest.raises(MalformedInput):
@@ -279,7 +289,7 @@ def test_source_error_is_raised_and_sticky() -> None:
         yield RAW[:5000]
         raise ConnectionError("client went away")
 
-    parts = parse(source(), CT, stream=True)
+    parts = parse_stream(source(), CT)
     next(parts)
     blob = next(parts)
     with pytest.raises(ConnectionError):
@@ -290,7 +300,7 @@ def test_source_error_is_raised_and_sticky() -> None:
 
 def test_default_mode_is_unchanged() -> None:
     parts = list(parse(Recorder(RAW, 1000), CT))
-    assert not any(p.streaming for p in parts)
+    assert all(type(p) is ParsedPart for p in parts)
     assert [p.size for p in parts] == [len(b) for _, b in EXPECTED]
     assert parts[1].read() == parts[1].read() == BIG
     for part in parts:
@@ -311,7 +321,7 @@ def test_memory_stays_bounded_for_a_large_streamed_part() -> None:
     tracemalloc.start()
     try:
         total = 0
-        for part in parse(source(), "multipart/form-data; boundary=mb", stream=True):
+        for part in parse_stream(source(), "multipart/form-data; boundary=mb"):
             for chunk in part:
                 total += len(chunk)
         peak = tracemalloc.get_traced_memory()[1]
@@ -331,10 +341,10 @@ async def _agen(raw: bytes, size: int, sent: list[int]) -> AsyncIterator[bytes]:
 def test_aparse_stream() -> None:
     async def run() -> tuple[list[tuple[str | None, bytes]], list[int]]:
         sent = [0]
-        got = []
+        got: list[tuple[str | None, bytes]] = []
         marks = []
-        async for part in aparse(_agen(RAW, 3000, sent), CT, stream=True):
-            assert part.streaming and part.size is None
+        async for part in aparse_stream(_agen(RAW, 3000, sent), CT):
+            assert isinstance(part, AsyncStreamedPart) and part.size is None
             marks.append(sent[0])
             if part.name == "latin":
                 got.append((part.name, (await part.atext()).encode("latin-1")))
@@ -352,10 +362,9 @@ def test_aparse_stream() -> None:
 
 def test_aparse_stream_sync_access_and_errors(tmp_path: Path) -> None:
     async def run() -> None:
-        parts = aparse(_agen(RAW, 1000, [0]), CT, stream=True)
-        first: ParsedPart = await parts.__anext__()
-        with pytest.raises(UsageError, match="aiter_bytes"):
-            first.read()
+        parts = aparse_stream(_agen(RAW, 1000, [0]), CT)
+        first = await parts.__anext__()
+        assert not hasattr(first, "read") and not hasattr(first, "__iter__")
         assert await first.aread() == "héllo wörld".encode()
         blob = await parts.__anext__()
         assert await blob.asave(tmp_path / "x") == len(BIG)
@@ -365,15 +374,12 @@ def test_aparse_stream_sync_access_and_errors(tmp_path: Path) -> None:
             await empty.aread()
         await parts.aclose()
 
-        bad = aparse(_agen(RAW[: len(RAW) // 3], 1000, [0]), CT, stream=True)
+        bad = aparse_stream(_agen(RAW[: len(RAW) // 3], 1000, [0]), CT)
         await bad.__anext__()
         blob = await bad.__anext__()
         with pytest.raises(MalformedInput):
             async for _ in blob.aiter_bytes():
                 pass
-
-        with pytest.raises(UsageError, match="nested=True"):
-            await aparse(RAW, CT, stream=True, nested=True).__anext__()
 
     asyncio.run(run())
     assert (tmp_path / "x").read_bytes() == BIG
@@ -381,7 +387,7 @@ def test_aparse_stream_sync_access_and_errors(tmp_path: Path) -> None:
 
 def test_aparse_stream_from_bytes_and_a_iter_on_sync_parts() -> None:
     async def run() -> list[tuple[str | None, bytes]]:
-        got = [(p.name, await p.aread()) async for p in aparse(RAW, CT, stream=True)]
+        got = [(p.name, await p.aread()) async for p in aparse_stream(RAW, CT)]
         spooled = [p async for p in aparse(RAW, CT)]
         bodies = []
         for p in spooled:
@@ -390,3 +396,29 @@ def test_aparse_stream_from_bytes_and_a_iter_on_sync_parts() -> None:
         return got
 
     assert asyncio.run(run()) == EXPECTED
+
+
+def test_text_refuses_a_non_charset_before_consuming_the_body() -> None:
+    raw = b"--b\r\nContent-Type: text/plain; charset=punycode\r\n\r\nabc-xyz\r\n--b--\r\n"
+    [got] = [(p, p.read()) for p in parse(raw, "multipart/mixed; boundary=b")]
+    parts = parse_stream(raw, "multipart/mixed; boundary=b")
+    part = next(parts)
+    with pytest.raises(MalformedInput, match="punycode") as info:
+        part.text()
+    assert info.value.part == 0
+    assert part.read() == got[1] == b"abc-xyz"  # the body is still there
+
+    async def run() -> None:
+        async for apart in aparse_stream(raw, "multipart/mixed; boundary=b"):
+            with pytest.raises(MalformedInput, match="punycode"):
+                await apart.atext()
+            assert await apart.atext(encoding="ascii") == "abc-xyz"
+
+    asyncio.run(run())
+
+
+def test_decode_transfer_default_in_stream_mode() -> None:
+    form = [p.read() for p in parse_stream(RAW, CT)]
+    assert form == [b for _, b in EXPECTED]
+    decoded = [p.read() for p in parse_stream(RAW, CT, decode_transfer=True)]
+    assert decoded[4] == B64 and form[4] != B64
