@@ -1,70 +1,20 @@
 """The sans-I/O multipart encoder: events in, wire bytes out.
 
-Wire format (RFC 2046 §5.1.1)::
-
-    [preamble CRLF] --boundary CRLF headers CRLF CRLF body
-    CRLF --boundary CRLF headers CRLF CRLF body
-    ...
-    CRLF --boundary-- CRLF [epilogue]
-
-The CRLF in front of every delimiter belongs to the delimiter, not to the body, so a body
-that itself ends with CRLF shows up as a blank line before the next delimiter.
-
-The framing helpers (:func:`render_header_block`, :func:`part_head`,
-:func:`close_delimiter`) are shared with :class:`mimewire.MultipartBody`, which precomputes
-the same bytes once instead of running an :class:`Encoder` per event.
+:class:`Encoder` checks the event order (the shared state table) and applies the declared
+transfer encoding; every framing byte comes from :mod:`mimewire._render`, the renderer that
+:class:`mimewire.MultipartBody` uses too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from ._codecs import Codec, is_identity, make_encoder
 from ._errors import UsageError
 from ._events import MultipartEnd, PartData, PartEnd, PartStart
-from ._headers import check_header, make_boundary, validate_boundary
+from ._headers import make_boundary, validate_boundary
+from ._render import close_delimiter, part_head, render_header_block
 from ._state import State, next_state
 
-__all__ = ["Encoder", "close_delimiter", "part_head", "render_header_block"]
-
-CRLF = b"\r\n"
-
-
-def render_header_block(headers: Iterable[tuple[str, str]]) -> bytes:
-    """Render ``headers`` as ``Name: value CRLF`` lines followed by the blank line.
-
-    Every header is checked with :func:`check_header` (token name; no CR, LF or NUL in the
-    value). Values are encoded as UTF-8, which is what form-data uses for non-ASCII names.
-    """
-    lines = []
-    for name, value in headers:
-        check_header(name, value)
-        lines.append(f"{name}: {value}\r\n")
-    lines.append("\r\n")
-    return "".join(lines).encode("utf-8")
-
-
-def part_head(
-    boundary: bytes, header_block: bytes, *, first: bool, preamble: bytes | None = None
-) -> bytes:
-    """The bytes that open a part: (preamble or CRLF) + ``--boundary CRLF`` + headers."""
-    lead = (b"" if preamble is None else preamble + CRLF) if first else CRLF
-    return b"".join((lead, b"--", boundary, CRLF, header_block))
-
-
-def close_delimiter(
-    boundary: bytes,
-    *,
-    any_parts: bool,
-    preamble: bytes | None = None,
-    epilogue: bytes | None = None,
-) -> bytes:
-    """The bytes that close the body: ``CRLF --boundary-- CRLF`` + epilogue.
-
-    With no parts at all, the close delimiter starts the body (after the preamble).
-    """
-    lead = CRLF if any_parts else (b"" if preamble is None else preamble + CRLF)
-    return b"".join((lead, b"--", boundary, b"--", CRLF, epilogue or b""))
+__all__ = ["Encoder"]
 
 
 def _as_bytes(value: bytes | bytearray | memoryview | None, what: str) -> bytes | None:
@@ -73,6 +23,11 @@ def _as_bytes(value: bytes | bytearray | memoryview | None, what: str) -> bytes 
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise UsageError(f"{what} must be bytes, not {type(value).__name__}")
     return bytes(value)
+
+
+def _check_data(data: object) -> None:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise UsageError(f"PartData.data must be bytes, not {type(data).__name__}")
 
 
 class Encoder:
@@ -98,7 +53,6 @@ class Encoder:
         epilogue: bytes | None = None,
     ) -> None:
         self.boundary: str = make_boundary() if boundary is None else validate_boundary(boundary)
-        self._boundary_bytes = self.boundary.encode("ascii")
         self._preamble = _as_bytes(preamble, "preamble")
         self._epilogue = _as_bytes(epilogue, "epilogue")
         self._state = State.BETWEEN_PARTS
@@ -120,6 +74,8 @@ class Encoder:
             )
         if isinstance(event, PartData):
             data = event.data
+            if type(data) is not bytes:
+                _check_data(data)
             codec = self._codec
             if codec is None:
                 return data
@@ -128,9 +84,7 @@ class Encoder:
             block = render_header_block(event.headers)
             cte = event.transfer_encoding
             codec = None if is_identity(cte) else make_encoder(cte or "", binary=True)
-            out = part_head(
-                self._boundary_bytes, block, first=self._parts == 0, preamble=self._preamble
-            )
+            out = part_head(self.boundary, block, first=self._parts == 0, preamble=self._preamble)
             self._codec = codec
             self._parts += 1
             self._state = new_state
@@ -143,7 +97,7 @@ class Encoder:
         # MultipartEnd
         self._state = new_state
         return close_delimiter(
-            self._boundary_bytes,
+            self.boundary,
             any_parts=self._parts > 0,
             preamble=self._preamble,
             epilogue=self._epilogue,

@@ -140,7 +140,7 @@ def _why_unsendable(specs: list[dict[str, Any]], subtype: str, boundary: str | N
         if (
             subtype != "form-data"
             and s["filename"] is not None
-            and any(ord(c) < 32 or c == "\x7f" for c in s["filename"])
+            and any((ord(c) < 32 and c != "\t") or c == "\x7f" for c in s["filename"])
         ):
             return "control character in an attachment filename"
     if boundary is not None:

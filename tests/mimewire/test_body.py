@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import mimewire._body as body_mod
+import mimewire._plan as plan_mod
 from mimewire import BodyReader, MultipartBody, Part, UsageError
 
 try:  # tests/ is on sys.path (rootdir conftest, no tests/__init__.py)
@@ -22,7 +22,7 @@ try:  # tests/ is on sys.path (rootdir conftest, no tests/__init__.py)
 except ModuleNotFoundError:  # pragma: no cover - run as the `tests` package
     from tests.strategies import MultipartSpec, multipart_spec
 
-from test_encoder import buildable
+from test_encoder import build_or_reject, buildable
 
 
 def collect(body: MultipartBody) -> bytes:
@@ -59,7 +59,7 @@ def readinto_all(body: MultipartBody, size: int) -> bytes:
 
 @given(multipart_spec(max_depth=2).filter(buildable), st.integers(0, 2**32))
 def test_every_adapter_gives_the_same_bytes(spec: MultipartSpec, seed: int) -> None:
-    body = spec.build()
+    body = build_or_reject(spec)
     data = collect(body)
     if body.content_length is not None:
         assert body.content_length == len(data)
@@ -402,14 +402,38 @@ def test_form_data_non_ascii_is_utf8() -> None:
 
 
 def test_fast_path_renders_like_core() -> None:
-    """The fast header path must produce exactly what render_form_data_disposition does."""
+    """The plain form-data head must be exactly the general header list, rendered."""
     from mimewire._headers import render_form_data_disposition
+    from mimewire._render import form_data_head, header_text, part_headers
 
     for name, filename in [("a", None), ("x y", "f.txt"), ("ü", ""), ("a_b", "a;b")]:
-        part = Part(b"", name=name, filename=filename, content_type="text/plain")
-        block = part._header_block("form-data").decode()
-        slow = render_form_data_disposition(name, filename)
-        assert block == f"Content-Disposition: {slow}\r\nContent-Type: text/plain\r\n\r\n"
+        for ctype in (None, "text/plain"):
+            fast = form_data_head(name, filename, ctype)
+            slow = header_text(
+                part_headers("form-data", name=name, filename=filename, content_type=ctype)
+            )
+            assert fast == slow
+            disp = render_form_data_disposition(name, filename)
+            assert fast.startswith(f"Content-Disposition: {disp}\r\n")
+            part = Part(b"", name=name, filename=filename, content_type=ctype)
+            body = MultipartBody([part], boundary="b").to_bytes()
+            assert body == b"--b\r\n" + fast.encode() + b"\r\n--b--\r\n"
+
+
+@given(
+    st.text(max_size=10),
+    st.none() | st.text(max_size=10),
+    st.sampled_from([None, "text/plain", "application/pdf"]),
+)
+def test_fast_head_is_the_general_head(name: str, filename: str | None, ctype: str | None) -> None:
+    """Property: wherever the planner may take the fast path (plain name and filename), its
+    text is the general header list rendered."""
+    from mimewire._render import form_data_head, header_text, is_plain, part_headers
+
+    if not (is_plain(name) and (filename is None or is_plain(filename))):
+        return
+    general = part_headers("form-data", name=name, filename=filename, content_type=ctype)
+    assert form_data_head(name, filename, ctype) == header_text(general)
 
 
 @pytest.mark.parametrize(
@@ -558,7 +582,7 @@ def test_nested_collision_spanning_and_prefix() -> None:
 
 def test_generated_boundary_is_regenerated(monkeypatch: pytest.MonkeyPatch) -> None:
     candidates = iter(["taken", "free"])
-    monkeypatch.setattr(body_mod, "make_boundary", lambda: next(candidates))
+    monkeypatch.setattr(plan_mod, "make_boundary", lambda: next(candidates))
     body = MultipartBody([Part(b"a--taken", name="x")])
     assert body.boundary == "free"
 
@@ -643,7 +667,7 @@ def test_empty_body_and_repr() -> None:
 
 def test_join_limit_keeps_large_payload_separate() -> None:
     small = [Part(b"s" * 10, name=f"f{i}") for i in range(3)]
-    big = b"B" * (body_mod.JOIN_LIMIT + 1)
+    big = b"B" * (plan_mod.JOIN_LIMIT + 1)
     chunks = list(MultipartBody([*small, Part(big, name="big"), *small], boundary="b"))
     assert any(c is big for c in chunks)
     assert len(chunks) == 3  # framing+small, big, framing+small+close
