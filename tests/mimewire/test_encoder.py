@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.util
 import io
 import quopri
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,11 @@ from mimewire import (
     UsageError,
 )
 from mimewire._state import State
+
+try:  # tests/ is on sys.path (rootdir conftest, no tests/__init__.py)
+    import oracle_v01
+except ModuleNotFoundError:  # pragma: no cover - run as the `tests` package
+    from tests import oracle_v01
 
 try:  # tests/ is on sys.path (rootdir conftest, no tests/__init__.py)
     from strategies import MultipartSpec, bodies, chunkings, multipart_spec
@@ -355,23 +358,13 @@ def test_golden_multipart_mixed_section_2_6() -> None:
 
 # --------------------------------------------------------------------------- vs the old encoder
 
-OLD_PACKAGE = Path("/work/coord/old/mimewire")
-"""The encoder before issue 11 (one planner/renderer): output must stay byte-identical."""
-
 
 def _old_mimewire() -> Any:
-    name = "mimewire_before_issue_11"
-    if name in sys.modules:
-        return sys.modules[name]
-    if not (OLD_PACKAGE / "__init__.py").exists():
-        pytest.skip(f"the pre-session package is not at {OLD_PACKAGE}")
-    spec = importlib.util.spec_from_file_location(
-        name, OLD_PACKAGE / "__init__.py", submodule_search_locations=[str(OLD_PACKAGE)]
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    """mimewire 0.1 from git history: the encoder before issue 11 (one planner/renderer),
+    whose output must stay byte-identical."""
+    module = oracle_v01.load()
+    if module is None:
+        pytest.skip(oracle_v01.why_missing())
     return module
 
 
