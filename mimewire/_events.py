@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._errors import MalformedInput
+from ._errors import MalformedInput, UsageError
 from ._params import parse_header_params
 
 __all__ = [
@@ -69,7 +69,19 @@ class PartStart(_ParsedCache):
         index: int | None = None,
         body_offset: int | None = None,
     ) -> None:
-        _set_headers(self, tuple((str(k), str(v)) for k, v in headers))
+        pairs = []
+        for pair in headers:
+            if (
+                not isinstance(pair, (tuple, list))
+                or len(pair) != 2
+                or not isinstance(pair[0], str)
+                or not isinstance(pair[1], str)
+            ):
+                raise UsageError(
+                    f"PartStart headers must be (name, value) pairs of str, got {pair!r}"
+                )
+            pairs.append((pair[0], pair[1]))
+        _set_headers(self, tuple(pairs))
         _set_index(self, index)
         _set_body_offset(self, body_offset)
 

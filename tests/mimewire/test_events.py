@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 
-from mimewire import Decoder, MalformedInput, PartStart
+from mimewire import Decoder, MalformedInput, PartStart, UsageError
 from mimewire._events import decoded_part_start
 
 CD = "Content-Disposition"
@@ -152,3 +152,20 @@ def test_views_are_cached_and_errors_repeat() -> None:
             _ = start.name
     assert start.content_type == "text/plain"
     assert start.content_type is start.content_type
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"Content-Type", "text/plain")],
+        [("Content-Type", b"text/plain")],
+        [("X-Count", 3)],
+        [("only-a-name",)],
+    ],
+)
+def test_part_start_refuses_headers_that_are_not_str_pairs(
+    headers: list[tuple[object, ...]],
+) -> None:
+    """A bytes value used to go out as "b'text/plain'" (issue 10 item 9, event side)."""
+    with pytest.raises(UsageError, match="pairs of str"):
+        PartStart(headers)  # type: ignore[arg-type]
