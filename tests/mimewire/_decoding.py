@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mimewire import (
     NEED_DATA,
@@ -101,7 +102,7 @@ def decode_chunks(
     return out
 
 
-def decode(body: bytes, boundary: str | bytes = "b", **kw: object) -> Outcome:
+def decode(body: bytes, boundary: str | bytes = "b", **kw: Any) -> Outcome:
     """Decode ``body`` fed in one piece."""
     return decode_chunks(boundary, [body] if body else [], **kw)
 

@@ -102,10 +102,22 @@ CASES = [
         Err(MalformedInput, "bare LF", 3),
     ),
     Case(
-        "LF-only delimiter inside a CRLF body",
+        "LF-only delimiter inside a CRLF body is data (framing locked at the first delimiter)",
         b"--b\r\nA: 1\r\n\r\nx\n--b\r\n\r\ny\r\n--b--",
-        [((("A", "1"),), b"x"), ((), b"y")],
         [((("A", "1"),), b"x\n--b\r\n\r\ny")],
+    ),
+    Case(
+        "LF-framed body: CRLF delimiters still work",
+        b"--b\nA: 1\n\nx\r\n--b\n\ny\n--b--",
+        [((("A", "1"),), b"x"), ((), b"y")],
+        Err(MalformedInput, "bare LF", 3),
+    ),
+    Case(
+        "framing follows the end of the first delimiter line, not the preamble",
+        b"pre\n--b\r\n\r\nx\n--b--\r\n--b--",
+        [((), b"x\n--b--")],
+        Err(MalformedInput, "close delimiter before the first part", 18),
+        preamble=3,
     ),
     Case(
         "CR before an LF-only delimiter belongs to it",

@@ -152,7 +152,7 @@ def test_limits_validation(field: str) -> None:
     with pytest.raises(UsageError, match=field):
         Limits(**{field: 1.5})  # type: ignore[arg-type]
     if field in {"max_part_size", "max_total_size", "max_preamble", "max_epilogue"}:
-        Limits(**{field: None})
+        Limits(**{field: None})  # type: ignore[arg-type]
     elif field not in {"max_depth"}:
         with pytest.raises(UsageError, match=field):
             Limits(**{field: 0})

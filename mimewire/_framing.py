@@ -1,0 +1,283 @@
+"""Framing: the delimiter line, the preamble before the first one and the epilogue after
+the close delimiter (the part of the decoder kernel that is not about part bodies).
+
+Line-ending lock (issue 10): in lenient mode the first delimiter line decides the framing.
+If it ends with CRLF the body is CRLF-framed and only ``CRLF--boundary`` is a delimiter (a
+bare-LF ``LF--boundary`` is body data, as in Go's mime/multipart); if it ends with a bare
+LF, ``LF--boundary`` (with or without a CR before it) is a delimiter. Header lines and the
+ends of later delimiter lines keep accepting bare LF in lenient mode. Strict mode is always
+CRLF-framed.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from ._errors import LimitExceeded, MalformedInput
+from ._scanstate import (
+    BODY,
+    CLOSE,
+    CR,
+    DASH,
+    DELIM,
+    EPILOGUE,
+    HEADERS,
+    HT,
+    LF,
+    MULTIPART_END,
+    PREAMBLE,
+    SP,
+    Out,
+    ScanState,
+)
+
+__all__ = ["Framing"]
+
+
+class Framing(ScanState):
+    """Delimiter lines, preamble and epilogue; part bodies are :class:`Scanner`'s."""
+
+    __slots__ = ()
+
+    def _emit(self, out: Out, data: bytes) -> None:
+        raise NotImplementedError  # Scanner: the one place that makes PartData
+
+    def _end_part(self, out: Out) -> None:
+        raise NotImplementedError  # Scanner
+
+    def _begin_headers(self, pos: int, dstart: int) -> None:
+        raise NotImplementedError  # Scanner
+
+    def _holdback(self, buf: bytes, pos: int, n: int) -> int:
+        """Index from which ``buf[:n]`` may end with a proper prefix of a delimiter."""
+        w = n - len(self._d1) + 1
+        if w < pos:
+            w = pos
+        if not self._lf:
+            t = buf.rfind(b"\r", w)
+            if t >= 0 and self._d1.startswith(buf[t:n]):
+                return t
+            return n
+        t = buf.rfind(b"\n", w)
+        if t >= 0 and self._d2.startswith(buf[t:n]):
+            if t > pos and buf[t - 1] == CR:
+                return t - 1
+            return t
+        if buf[n - 1] == CR:
+            return n - 1
+        return n
+
+    def _delim(self, out: Out) -> bool:
+        """Decide what follows ``[CR]LF--boundary``. False: need more input."""
+        buf = self._buf
+        pos = self._pos
+        n = len(buf)
+        base = self._base
+        maxline = self.limits.max_header_line
+        j = self._dscan - base
+        if j < pos:
+            j = pos
+        # transport padding (scanned no further than the line limit allows)
+        stop = pos + maxline + 1
+        if stop > n:
+            stop = n
+        while j < stop and (buf[j] == SP or buf[j] == HT):
+            j += 1
+        self._dscan = base + j
+        if j - pos > maxline:
+            raise LimitExceeded(
+                "max_header_line",
+                maxline,
+                offset=base + j,
+                part=self._where(),
+                detail="transport padding after a delimiter",
+            )
+        if j >= n:
+            return False
+        c = buf[j]
+        end = -1
+        if c == CR:
+            if j + 1 >= n:
+                return False
+            if buf[j + 1] == LF:
+                end = j + 2
+                if self._lf and not self._nparts:  # the first delimiter line: lock CRLF
+                    self._lf = False
+                    self._key = self._d1
+                    self._tailc = b"\r"
+        elif c == LF:
+            if self.strict:
+                raise MalformedInput(
+                    "delimiter line ends with a bare LF", offset=base + j, part=self._where()
+                )
+            end = j + 1
+        elif c == DASH and j == pos:  # a close delimiter?
+            if j + 1 >= n:
+                return False
+            if buf[j + 1] == DASH:
+                self._close_delimiter(out, j + 2)
+                return True
+        if end >= 0:
+            if self._in_part:
+                self._end_part(out)
+            else:
+                self._found_first()
+            self._begin_headers(end, self._dstart)
+            return True
+        # [CR]LF--boundary followed by something else: not a delimiter
+        if self.strict:
+            raise MalformedInput(
+                "boundary delimiter not followed by CRLF or '--'",
+                offset=self._dstart,
+                part=self._where(),
+            )
+        if self._in_part:
+            self._state = BODY
+            self._emit(out, self._dbytes)
+        else:
+            self._state = PREAMBLE
+        return True
+
+    def _close_delimiter(self, out: Out, end: int) -> None:
+        if self._in_part:
+            self._end_part(out)
+        else:
+            if self.strict:
+                raise MalformedInput("close delimiter before the first part", offset=self._dstart)
+            self._found_first()
+        out.append(MULTIPART_END)
+        self._state = CLOSE
+        self._pos = end
+        self._post_off = self._base + end
+
+    def _found_first(self) -> None:
+        pre = self._dstart
+        limit = self.limits.max_preamble
+        if limit is not None and pre > limit:
+            raise LimitExceeded("max_preamble", limit, offset=limit)
+        self._preamble_size = pre
+
+    def _preamble(self) -> bool:
+        """Look for the first delimiter. False: need more input."""
+        buf = self._buf
+        pos = self._pos
+        n = len(buf)
+        base = self._base
+        dash = self._dash
+        if base + pos == 0:
+            if buf.startswith(dash):
+                self._dstart = 0
+                self._dbytes = dash
+                self._dscan = len(dash)
+                self._pos = len(dash)
+                self._state = DELIM
+                return True
+            if len(buf) < len(dash) and dash.startswith(buf):
+                return False
+        key = self._key
+        i = buf.find(key, pos)
+        limit = self.limits.max_preamble
+        if i >= 0:
+            s = i - 1 if (self._lf and i > pos and buf[i - 1] == CR) else i
+            if limit is not None and base + s > limit:
+                raise LimitExceeded("max_preamble", limit, offset=limit)
+            self._dstart = base + s
+            self._dbytes = self._d1 if s < i or not self._lf else self._d2
+            self._dscan = base + i + len(key)
+            self._pos = i + len(key)
+            self._state = DELIM
+            return True
+        h = self._holdback(buf, pos, n) if n > pos else n
+        if limit is not None and base + h > limit:
+            raise LimitExceeded("max_preamble", limit, offset=limit)
+        self._pos = h
+        self._preamble_size = base + h
+        return False
+
+    # ------------------------------------------------------------------ after the close
+
+    def _post(self) -> None:
+        """Count (and drop) what follows the close delimiter."""
+        if self._pos < len(self._buf):
+            self._eat_post(self._buf, self._pos)
+            self._buf = b""
+            self._pos = 0
+        while self._pending:
+            self._eat_post(self._pending.popleft(), 0)
+        if self._eof:
+            self._finish_post()
+
+    def _eat_post(self, data: bytes, pos: int) -> None:
+        """Count (and discard) ``data[pos:]``, bytes after the close delimiter."""
+        n = len(data)
+        off = self._post_off - pos  # absolute offset of data[0]
+        if self._state == CLOSE:
+            j = pos
+            if self._post_cr:
+                self._post_cr = False
+                if data[j] == LF:
+                    j += 1
+                else:
+                    self._odd_post(off + j - 1)
+                    self._epilogue_size += 1
+                self._state = EPILOGUE
+            else:
+                while j < n and (data[j] == SP or data[j] == HT):
+                    j += 1
+                self._post_pad += j - pos
+                if j < n:
+                    c = data[j]
+                    if c == CR:
+                        if j + 1 >= n:
+                            self._post_cr = True
+                            j += 1
+                        elif data[j + 1] == LF:
+                            j += 2
+                        else:
+                            self._odd_post(off + j)
+                    elif c == LF:
+                        if self.strict:
+                            raise MalformedInput(
+                                "close delimiter line ends with a bare LF", offset=off + j
+                            )
+                        j += 1
+                    else:
+                        self._odd_post(off + j)
+                    if not self._post_cr:
+                        self._state = EPILOGUE
+            pos = j
+        if self._state == EPILOGUE:
+            self._epilogue_size += n - pos
+        self._post_off = off + n
+        limit = self.limits.max_epilogue
+        if limit is not None and self._epilogue_size + self._post_pad > limit:
+            raise LimitExceeded(
+                "max_epilogue", limit, offset=off + n, detail="too many bytes after the end"
+            )
+
+    def _odd_post(self, offset: int) -> None:
+        if self.strict:
+            raise MalformedInput("unexpected bytes after the close delimiter", offset=offset)
+
+    def _finish_post(self) -> None:
+        if self._post_cr:
+            self._post_cr = False
+            self._odd_post(self._post_off - 1)
+            self._epilogue_size += 1
+            self._state = EPILOGUE
+
+    # ------------------------------------------------------------------ truncation
+
+    def _at_eof(self) -> NoReturn:
+        state = self._state
+        if state == PREAMBLE:
+            if self._received == 0:
+                raise MalformedInput("empty multipart body", offset=0)
+            raise MalformedInput("no multipart delimiter found", offset=self._received)
+        if state == HEADERS:
+            raise MalformedInput(
+                "body ends inside part headers", offset=self._received, part=self._nparts
+            )
+        raise MalformedInput(
+            "body ends without a close delimiter", offset=self._received, part=self._where()
+        )

@@ -1,0 +1,449 @@
+"""The decoder kernel: one state machine that turns buffered input into events.
+
+:class:`Scanner` holds the input (``_buf`` from ``_pos`` on, then the ``_pending`` chunks)
+and :meth:`Scanner._run` decodes as far as it allows, appending events to a list or deque.
+:class:`mimewire.Decoder` is a thin shell around it (``feed()`` and ``next_event()`` both
+call ``_run``). The pieces, each in one place:
+
+* the body scan (:meth:`Scanner._body`): one search for the delimiter per step
+  (:func:`_find`); a chunk without one is passed on whole; only a possible delimiter
+  *start* at its end is held back (by reference, see ``HOLD``). Where the buffer shows a
+  whole part boundary in its commonest form (delimiter line, one plain header field) the
+  next part is started right there, so a chunk of many small parts is one loop;
+* :meth:`Scanner._emit` makes :class:`PartData` (size limit, transfer codec); its plain
+  case (no limit, no codec) is inlined in the body scan and in ``Decoder.feed``'s
+  pass-through, and a codec's last bytes come from :meth:`Scanner._end_part`;
+* :meth:`Scanner._start_part` makes :class:`PartStart` and picks the codec; the body scan
+  inlines it for one plain field without a codec to pick;
+* header blocks: :mod:`mimewire._headerblock` (a complete block in one go, else line by line);
+* the delimiter line, the preamble, the epilogue: :mod:`mimewire._framing`.
+
+The fields and constants are in :mod:`mimewire._scanstate`.
+"""
+
+from __future__ import annotations
+
+from ._codecs import make_decoder
+from ._errors import LimitExceeded, MalformedInput, UsageError
+from ._events import (
+    Headers,
+    PartData,
+    PartStart,
+    _new,
+    _set_body_offset,
+    _set_headers,
+    _set_index,
+)
+from ._framing import Framing
+from ._scanstate import (
+    BODY,
+    BODYSTART,
+    CR,
+    CRLF,
+    DASH,
+    DEAD,
+    DEFER_MAX,
+    DELIM,
+    END,
+    HEADERS,
+    HOLD,
+    NEAR,
+    PREAMBLE,
+    Out,
+    set_data,
+)
+
+__all__ = ["Scanner"]
+
+
+def _find(buf: bytes, key: bytes, pos: int, n: int) -> int:
+    """``buf.find(key, pos)``, the first ``NEAR`` bytes first: ``bytes.find`` preprocesses
+    the key when it searches far (fast over megabytes, slow for the many small parts)."""
+    i = buf.find(key, pos, pos + NEAR)
+    if i < 0 and n > pos + NEAR:
+        i = buf.find(key, pos + NEAR - len(key) + 1)
+    return i
+
+
+class Scanner(Framing):
+    """The decoding state machine (see the module docstring); not used on its own."""
+
+    __slots__ = ()
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self, out: Out) -> None:
+        """Decode as far as the buffered input allows, appending the events to ``out``.
+
+        Raises :class:`MimeWireError` on bad input; the events before the problem are
+        already in ``out``.
+        """
+        while True:
+            state = self._state
+            if state == BODY:
+                progressed = self._body(out)
+            elif state == HEADERS:
+                progressed = self._headers(out)
+            elif state == DELIM:
+                progressed = self._delim(out)
+            elif state == HOLD:
+                if not self._pending:
+                    if self._eof:
+                        self._at_eof()
+                    return
+                self._resolve_hold(out, self._pending.popleft())
+                continue
+            elif state == BODYSTART:
+                progressed = self._bodystart(out)
+            elif state == PREAMBLE:
+                progressed = self._preamble()
+            elif state == DEAD:
+                if self._error is not None:
+                    raise self._error.with_traceback(None)
+                raise UsageError("the Decoder is closed")
+            else:  # CLOSE / EPILOGUE: nothing is parsed any more
+                self._post()
+                return
+            if not progressed and not self._pull():
+                return
+
+    def _pull(self) -> bool:
+        """Append the next pending chunk to the undecided rest of the buffer (a few bytes:
+        every state consumes all it can first). False: no chunk (at the end of input, the
+        truncation error is raised)."""
+        pending = self._pending
+        if not pending:
+            if self._eof:
+                self._at_eof()
+            return False
+        chunk = pending.popleft()
+        buf = self._buf
+        pos = self._pos
+        if pos < len(buf):
+            self._buf = buf[pos:] + chunk
+            self._base += pos
+        else:
+            self._buf = chunk
+            self._base += len(buf)
+        self._pos = 0
+        return True
+
+    # ------------------------------------------------------------------ part bodies
+
+    def _body(self, out: Out) -> bool:
+        """Scan the body from ``_pos``; False when the buffer is used up.
+
+        Where the buffer shows a whole part boundary in its common form (the delimiter
+        line, a complete plain header block), the next part is started right here and the
+        scan goes on: a chunk holding many small parts is decoded in one loop.
+        """
+        buf = self._buf
+        pos = self._pos
+        n = len(buf)
+        if pos >= n:
+            return False
+        key = self._key
+        klen = len(key)
+        i = _find(buf, key, pos, n)
+        if i < 0:
+            return self._body_tail(out, buf, pos, n)
+        lf = self._lf
+        d1 = self._d1
+        dl = len(d1)
+        base = self._base
+        maxparts = self.limits.max_parts
+        append = out.append
+        plain = self._plain
+        # No size limit, no codec: the commonest part boundary (the delimiter line, then a
+        # header block of one plain field) is decoded inline. With CRLF framing the search
+        # for the next delimiter matches that boundary too (one call per small part).
+        quick = self._quick
+        simple = self._simple
+        fast = simple and self._codec is None
+        search = self._search if simple and not lf else None
+        qwindow = self._qwindow
+        maxline = self.limits.max_header_line
+        name = None
+        while True:
+            s = i - 1 if (lf and i > pos and buf[i - 1] == CR) else i
+            if s > pos:
+                if plain:
+                    event = _new(PartData)
+                    set_data(event, buf[pos:s])
+                    append(event)
+                else:
+                    self._emit(out, buf[pos:s])
+            j = i + klen
+            dbytes = None  # the delimiter's bytes, when not buf[s:j]
+            while True:  # at a delimiter candidate buf[s:j]
+                index = self._nparts
+                if fast and index < maxparts:
+                    if name is None:  # (not found with the delimiter)
+                        m = quick(buf, j, j + qwindow)
+                        if m is not None:
+                            name, value = m.groups()
+                            q = m.end() - 2
+                    if name is not None:  # q: its blank line
+                        if len(name) == 25 or q - j - 4 > maxline:  # maybe a CTE; too long
+                            name = None
+                        else:
+                            try:
+                                text = value.decode()
+                            except UnicodeDecodeError:
+                                name = None
+                else:
+                    name = None
+                if name is not None:
+                    append(END)
+                    start = _new(PartStart)
+                    _set_headers(start, ((name.decode(), text.rstrip(" \t")),))
+                    _set_index(start, index)
+                    _set_body_offset(start, base + q + 2)
+                    append(start)
+                    self._nparts = index + 1
+                    name = None
+                else:
+                    if index >= maxparts or not buf.startswith(CRLF, j):
+                        # anything else: the delimiter line is decided the general way
+                        self._dstart = base + s
+                        self._dbytes = buf[s:j] if dbytes is None else dbytes
+                        self._dscan = base + j
+                        self._pos = j
+                        self._state = DELIM
+                        return True
+                    if self._codec is None:
+                        append(END)
+                    else:
+                        self._end_part(out)
+                    found = self._block(buf, j + 2, index, base)
+                    if found is None:
+                        self._in_part = False
+                        self._begin_headers(j + 2, base + s)
+                        return True
+                    headers, q = found
+                    self._start_part(out, headers, base + q + 2)
+                    plain = self._plain
+                    fast = simple and self._codec is None
+                if n - q < dl:  # too few bytes to tell whether the body is empty
+                    self._blank = CRLF
+                    self._pos = q
+                    self._state = BODYSTART
+                    return True
+                if buf[q + 2] != DASH or not buf.startswith(d1, q):
+                    break
+                s = q  # an empty body: the blank line starts the next delimiter
+                j = q + dl
+                dbytes = d1[2:]
+            pos = q + 2  # the next part's body: likely short, then a boundary again
+            if search is not None:
+                m = search(buf, pos, pos + NEAR)
+                if m is not None:
+                    i = m.start()
+                    name, value = m.groups()
+                    q = m.end() - 2
+                    continue
+            i = _find(buf, key, pos, n)
+            if i < 0:
+                return self._body_tail(out, buf, pos, n)
+
+    def _body_tail(self, out: Out, buf: bytes, pos: int, n: int) -> bool:
+        """No delimiter in ``buf[pos:]``: pass it on but for a possible delimiter start at
+        its end. True when the chunk is held whole (state HOLD)."""
+        w = n - self._dl1
+        if buf.rfind(self._tailc, w if w > pos else pos) < 0 and buf[n - 1] != CR:
+            h = n
+        else:
+            h = self._holdback(buf, pos, n)
+            if pos < h < n and self._plain and n - pos <= DEFER_MAX:
+                # Rather than copy all but the tail now, decide when the next chunk comes:
+                # usually the chunk is then passed on whole.
+                self._pos = pos
+                self._hold = h
+                self._state = HOLD
+                return True
+        if h > pos:
+            self._emit(out, buf[pos:h] if pos or h < n else buf)
+        self._pos = h
+        return False
+
+    def _resolve_hold(self, out: Out, chunk: bytes) -> None:
+        """``_buf[_pos:]`` is body data whose tail ``_buf[_hold:]`` may start a delimiter;
+        ``chunk`` arrived: emit the data (uncopied when the tail was not a delimiter)."""
+        buf = self._buf
+        pos = self._pos
+        hold = self._hold
+        tail = buf[hold:]
+        d1 = self._d1
+        joined = tail + chunk[: len(d1)]
+        self._state = BODY
+        self._pos = 0
+        if (
+            len(joined) >= len(d1)
+            and not joined.startswith(d1)
+            and not (self._lf and joined.startswith(self._d2))
+        ):
+            self._emit(out, buf[pos:] if pos else buf)
+            self._base += len(buf)
+            self._buf = chunk
+            return
+        # a delimiter (or a still undecided tiny chunk): carry the few tail bytes over
+        if hold > pos:
+            self._emit(out, buf[pos:hold])
+        self._base += hold
+        self._buf = tail + chunk
+
+    def _emit(self, out: Out, data: bytes) -> None:
+        """The one place that makes :class:`PartData`: size limit, then transfer decoding."""
+        if self._plain:
+            event = _new(PartData)
+            set_data(event, data)
+            out.append(event)
+            return
+        size = self._part_size + len(data)
+        limit = self.limits.max_part_size
+        codec = self._codec
+        if limit is not None and size > limit:
+            if codec is not None:  # a decoding error before the limit comes first
+                try:
+                    codec.feed(data[: limit - self._part_size])
+                except MalformedInput as exc:
+                    raise self._rebase(exc) from None
+            raise LimitExceeded(
+                "max_part_size", limit, offset=self._body_start + limit, part=self._nparts - 1
+            )
+        self._part_size = size
+        if codec is not None:
+            try:
+                data = codec.feed(data)
+            except MalformedInput as exc:
+                raise self._rebase(exc) from None
+            if not data:
+                return
+        out.append(PartData(data))
+
+    def _rebase(self, exc: MalformedInput) -> MalformedInput:
+        rel = exc.offset
+        return MalformedInput(
+            exc.reason,
+            offset=None if rel is None else self._body_start + rel,
+            part=self._nparts - 1,
+        )
+
+    # ------------------------------------------------------------------ part boundaries
+
+    def _start_part(self, out: Out, headers: Headers, body_offset: int) -> None:
+        """The one place that makes :class:`PartStart` (and picks the part's codec)."""
+        event = _new(PartStart)
+        _set_headers(event, headers)
+        index = self._nparts
+        _set_index(event, index)
+        _set_body_offset(event, body_offset)
+        out.append(event)
+        self._nparts = index + 1
+        self._in_part = True
+        self._part_size = 0
+        self._body_start = body_offset
+        if self.decode_transfer:
+            for name, value in headers:
+                if len(name) == 25 and name.lower() == "content-transfer-encoding":
+                    cte = value.strip().lower()
+                    if cte == "base64" or cte == "quoted-printable":
+                        self._codec = make_decoder(cte, strict=self.strict)
+                        self._plain = False
+                    break
+
+    def _end_part(self, out: Out) -> None:
+        """The events that end the current part (data the codec still held, PartEnd)."""
+        codec = self._codec
+        if codec is not None:
+            self._codec = None
+            self._plain = self._plain_default
+            try:
+                rest = codec.flush()
+            except MalformedInput as exc:
+                raise self._rebase(exc) from None
+            if rest:
+                out.append(PartData(rest))
+        out.append(END)
+        self._in_part = False
+
+    def _begin_headers(self, pos: int, dstart: int) -> None:
+        self._dstart = dstart
+        self._pos = pos
+        self._reader.reset(self._nparts)
+        self._state = HEADERS
+
+    def _headers(self, out: Out) -> bool:
+        """Read the header block; False when the buffer is used up before its end."""
+        limits = self.limits
+        part = self._nparts
+        if part >= limits.max_parts:
+            raise LimitExceeded("max_parts", limits.max_parts, offset=self._dstart, part=part)
+        buf = self._buf
+        pos = self._pos
+        base = self._base
+        reader = self._reader
+        if reader.idle:
+            found = self._block(buf, pos, part, base)
+            if found is not None:
+                headers, q = found
+                self._start_part(out, headers, base + q + 2)
+                self._blank = CRLF
+                self._pos = q
+                self._state = BODYSTART
+                return True
+        end = reader.feed(buf, pos, base)
+        if end < 0:
+            self._pos = len(buf)
+            return False
+        headers = reader.headers()
+        blank = reader.blank
+        self._start_part(out, headers, base + end)
+        q = end - len(blank)
+        if q >= pos:
+            self._pos = q
+        else:  # the blank line was cut by a chunk boundary: put it back together
+            self._buf = blank + buf[end:]
+            self._base = base + q
+            self._pos = 0
+        self._blank = blank
+        self._state = BODYSTART
+        return True
+
+    def _bodystart(self, out: Out) -> bool:
+        """Right after the headers: an immediate delimiter means an empty body."""
+        buf = self._buf
+        pos = self._pos
+        blank = len(self._blank)
+        d = self._d1 if blank == 2 else self._d2
+        if (
+            len(buf) - pos >= len(d)
+            or not d.startswith(buf[pos:])
+            or (self._eof and not self._pending)
+        ):
+            if buf.startswith(d, pos):
+                self._dstart = self._base + pos
+                self._dbytes = d[blank:]  # the blank line itself is never data
+                self._pos = pos + len(d)
+                self._dscan = self._base + self._pos
+                self._state = DELIM
+            else:
+                self._pos = pos + blank
+                self._state = BODY
+            return True
+        if not self._pending:
+            return False  # (_pull raises at the end of input)
+        # decide with the first bytes of the next chunk, without copying it
+        left = buf[pos:]
+        chunk = self._pending[0]
+        joined = left + chunk[: len(d)]
+        if joined.startswith(d) or (len(joined) < len(d) and d.startswith(joined)):
+            return False  # a delimiter, or still undecided: _pull joins (a few bytes)
+        self._pending.popleft()
+        self._base += len(buf)
+        self._buf = chunk
+        self._pos = 0
+        self._state = BODY
+        if len(left) > blank:  # body bytes held with the blank line (never a delimiter)
+            self._emit(out, left[blank:])
+        return True
