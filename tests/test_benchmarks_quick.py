@@ -87,7 +87,7 @@ def test_tiny_run_writes_report(tmp_path: Path) -> None:
     assert "Adversarial / benign time" in md
 
     verdicts = {t["target"]: t["verdict"] for t in report["targets"]}
-    assert len(verdicts) == 9
+    assert len(verdicts) == 10
     assert set(verdicts.values()) <= {"MET", "MISSED", "N/A"}
     assert "## Targets" in md
     if chart:
