@@ -35,7 +35,6 @@ import json
 import mimetypes
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from ._atomic import write_json_atomically
 from ._errors import APIError, NotFound, RingFaxError
 from ._models import FaxMessage, MessageAttachment, MessageStatus
 
@@ -259,19 +259,7 @@ class Inbox:
         return data
 
     def _save(self, state: dict[str, Any]) -> None:
-        data = json.dumps(state, indent=1, sort_keys=True).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{STATE_FILE}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.state_path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(self.directory)
+        write_json_atomically(self.state_path, state, sync_dir=True)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -386,17 +374,3 @@ def _token_refused(exc: APIError) -> bool:
         return False
     names = {(d.parameter_name or "").lower() for d in exc.errors}
     return "synctoken" in names or "synctoken" in str(exc).lower()
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":  # pragma: no cover
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

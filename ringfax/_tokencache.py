@@ -20,11 +20,11 @@ import hashlib
 import json
 import logging
 import os
-import secrets
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ._atomic import write_json_atomically
 from ._token import Token
 
 __all__ = ["FileTokenCache", "cache_key", "default_cache_path"]
@@ -193,17 +193,4 @@ class FileTokenCache:
             log.warning("token cache %s not updated (ignored): %s", self.path, exc)
 
     def _write(self, data: dict[str, Any]) -> None:
-        payload = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
-        directory = self.path.parent
-        tmp = os.path.join(directory, f".{self.path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(payload)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_json_atomically(self.path, data)  # mkstemp: the file is private (0600)
