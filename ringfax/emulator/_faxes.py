@@ -33,7 +33,7 @@ import os
 import re
 import shutil
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -383,6 +383,28 @@ def _phone(value: object, strict: bool) -> str:
     return text if text.startswith("+") else "+" + text
 
 
+def attachment_rows(
+    fax_id: int, attachment_ids: Sequence[int], uploads: Sequence[_Upload]
+) -> tuple[list[AttachmentRow], int]:
+    """The stored rows for one fax's uploaded documents, and their page count."""
+    rows = []
+    pages = 0
+    for att_id, up in zip(attachment_ids, uploads, strict=True):
+        n = count_pages(up.path, up.content_type, up.filename)
+        pages += n
+        rows.append(
+            AttachmentRow(
+                id=att_id,
+                filename=up.filename,
+                content_type=up.content_type,
+                size=up.size,
+                pages=n,
+                path=f"attachments/{fax_id}/{att_id}",
+            )
+        )
+    return rows, pages
+
+
 class FaxService:
     """Parses, validates and stores faxes; renders them as RingCentral JSON."""
 
@@ -701,21 +723,9 @@ class FaxService:
             ids[1 : 1 + len(request.to)],
             ids[1 + len(request.to) :],
         )
-        atts = []
-        pages = 0 if request.cover_index == 0 else 1
-        for att_id, up in zip(attachment_ids, uploads, strict=False):
-            n = count_pages(up.path, up.content_type, up.filename)
-            pages += n
-            atts.append(
-                AttachmentRow(
-                    id=att_id,
-                    filename=up.filename,
-                    content_type=up.content_type,
-                    size=up.size,
-                    pages=n,
-                    path=f"attachments/{fax_id}/{att_id}",
-                )
-            )
+        atts, pages = attachment_rows(fax_id, attachment_ids, uploads)
+        if request.cover_index != 0:
+            pages += 1  # the cover page
         ready_at = max(now, request.send_time) if request.send_time is not None else now
         recips = []
         for rid, (number, name) in zip(recipient_ids, request.to, strict=False):

@@ -33,12 +33,12 @@ from ._faxes import (
     _PHONE_JUNK,
     FaxService,
     _extension,
-    count_pages,
+    attachment_rows,
     media_type_of,
     too_large,
 )
 from ._faxes import _Upload as Upload
-from ._store import AttachmentRow, FaxRow, RecipientRow
+from ._store import FaxRow, RecipientRow
 
 __all__ = ["InboundFaxes", "InboundInvalid"]
 
@@ -272,21 +272,7 @@ class InboundFaxes:
         now = faxes.clock.now()
         ids = faxes.store.allocate_ids(2 + len(uploads))
         fax_id, recipient_id, attachment_ids = ids[0], ids[1], ids[2:]
-        atts = []
-        pages = 0
-        for att_id, up in zip(attachment_ids, uploads, strict=True):
-            n = count_pages(up.path, up.content_type, up.filename)
-            pages += n
-            atts.append(
-                AttachmentRow(
-                    id=att_id,
-                    filename=up.filename,
-                    content_type=up.content_type,
-                    size=up.size,
-                    pages=n,
-                    path=f"attachments/{fax_id}/{att_id}",
-                )
-            )
+        atts, pages = attachment_rows(fax_id, attachment_ids, uploads)
         to = RecipientRow(
             id=recipient_id,
             phone_number=receiver or cfg.from_number,
