@@ -22,7 +22,8 @@ class Limits:
       the terminating blank line excluded.
     * ``max_headers`` (64): header fields per part (after unfolding).
     * ``max_parts`` (1000, like werkzeug's and starlette's defaults): parts per multipart
-      body (nested bodies are counted by their own decoder).
+      body for a :class:`Decoder`; :func:`parse` with ``nested=True`` and ``inspect`` count
+      the parts of all nesting levels of the request together.
     * ``max_part_size`` (None): encoded (wire) bytes of one part body. Set it on servers.
     * ``max_total_size`` (None): bytes of the whole input, preamble and epilogue included.
     * ``max_preamble`` (64 KiB): bytes before the first delimiter.
