@@ -144,7 +144,9 @@ class Scanner(Framing):
             return False
         key = self._key
         klen = len(key)
-        i = _find(buf, key, pos, n)
+        # At a chunk's start one full search: its set-up is paid once per chunk, and it
+        # stays fast on data dense with delimiter prefixes (the windowed search does not).
+        i = buf.find(key) if pos == 0 else _find(buf, key, pos, n)
         if i < 0:
             return self._body_tail(out, buf, pos, n)
         lf = self._lf
