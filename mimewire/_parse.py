@@ -23,7 +23,7 @@ from ._input import (
     sync_chunks,
 )
 from ._nested import TreeDecoder
-from ._partview import PartView
+from ._partview import PartView, refuse_ambiguous
 from ._spool import SpooledBody, Spooler
 
 __all__ = ["DEFAULT_SPOOL_THRESHOLD", "ParsedPart", "aparse", "parse"]
@@ -224,6 +224,7 @@ class _Spooling:
     def open(
         self, start: PartStart, index: int, offset: int | None, depth: int, nested: bool
     ) -> _SpoolSink | _NestedSink:
+        refuse_ambiguous(start)
         spooler = self.spooler
         if not depth:  # a new top-level part gets the whole memory allowance
             spooler.memory = spooler.threshold

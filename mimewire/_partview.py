@@ -12,7 +12,14 @@ from ._errors import MalformedInput, MimeWireError, UsageError
 from ._events import Headers, PartStart
 from ._headers import check_charset
 
-__all__ = ["PartView"]
+__all__ = ["PartView", "refuse_ambiguous"]
+
+
+def refuse_ambiguous(start: PartStart) -> None:
+    """Raise :class:`MalformedInput` now if the part's Content-Disposition or Content-Type
+    parameters are ambiguous (duplicates, ``name*`` in form-data, ...), so that parse() and
+    parse_stream() never hand out a part that other parsers would read differently."""
+    _ = start.disposition, start.content_type
 
 
 def _shown(charset: str) -> str:
@@ -25,6 +32,7 @@ class PartView:
     __slots__ = ("_start", "index", "offset")
 
     def __init__(self, start: PartStart, index: int, offset: int | None) -> None:
+        refuse_ambiguous(start)
         self._start = start
         self.index = index
         """0-based position of the part in its multipart body."""

@@ -11,17 +11,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import IO, Any
 
 import pytest
 
+import mimewire
 from mimewire import LimitExceeded, Limits, MalformedInput, MimeWireError, parse
 
 
@@ -195,3 +198,30 @@ def test_module_help_is_plain_text(args: list[str]) -> None:
     assert "inspect" in out
     for markup in (":class:", ":func:", ":meth:", ":attr:", "``"):
         assert markup not in out, out
+
+
+AMBIGUOUS_PART = b'--b\r\nContent-Disposition: form-data; name="a"; name="b"\r\n\r\nv\r\n--b--\r\n'
+
+
+@pytest.mark.parametrize("mode", ["parse", "parse-nested", "parse_stream", "aparse_stream"])
+def test_ambiguous_part_is_refused_before_it_is_handed_out(mode: str) -> None:
+    """Issue 10 item 5: a part whose name other parsers would read differently is never
+    yielded, so a caller that only counts parts (or reads bodies) cannot miss the refusal."""
+    ct = "multipart/form-data; boundary=b"
+    with pytest.raises(MalformedInput, match=r"duplicate parameter 'name'.*part 0"):
+        if mode == "parse":
+            list(mimewire.parse(AMBIGUOUS_PART, ct))
+        elif mode == "parse-nested":
+            list(mimewire.parse(AMBIGUOUS_PART, ct, nested=True))
+        elif mode == "parse_stream":
+            list(mimewire.parse_stream(io.BytesIO(AMBIGUOUS_PART), ct))
+        else:
+
+            async def collect() -> None:
+                async def source() -> AsyncIterator[bytes]:
+                    yield AMBIGUOUS_PART
+
+                async for _part in mimewire.aparse_stream(source(), ct):
+                    pass
+
+            asyncio.run(collect())
