@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ for _name in ("ringfax", "mimewire"):
     if _name in sys.modules and getattr(sys.modules[_name], "__file__", None) is None:
         del sys.modules[_name]
 
-from ringfax import Request, Response  # noqa: E402
+from ringfax import FaxClient, FunctionTransport, Request, Response, TransportError  # noqa: E402
 
 
 @dataclass
@@ -241,3 +242,46 @@ TOKEN_JSON = {
 
 def is_token_request(request: Request) -> bool:
     return request.url.endswith("/restapi/oauth/token")
+
+
+SERVER = "https://platform.example.test"
+"""The server URL of :func:`scripted_client` (never contacted: the transport is a function)."""
+
+
+class Recorder:
+    """A scripted function transport: answers from a list, records requests + bodies."""
+
+    def __init__(self, *answers: Response | TransportError | Callable[[Request], Response]):
+        self.answers = list(answers)
+        self.requests: list[Request] = []
+        self.bodies: list[bytes] = []
+
+    def __call__(self, request: Request) -> Response:
+        self.requests.append(request)
+        self.bodies.append(request.read_body())
+        answer = self.answers.pop(0)
+        if isinstance(answer, TransportError):
+            raise answer
+        if callable(answer) and not isinstance(answer, Response):
+            return answer(request)
+        return answer
+
+    def query(self, index: int = 0) -> dict[str, list[str]]:
+        """The parsed query string of request ``index``."""
+        return urllib.parse.parse_qs(urllib.parse.urlsplit(self.requests[index].url).query)
+
+
+def scripted_client(
+    fn: Callable[[Request], Response], clock: FakeClock | None = None, **kw: Any
+) -> FaxClient:
+    """A FaxClient on a function transport with a fake clock (no real sleeps, no jitter)."""
+    clock = clock or FakeClock()
+    kw.setdefault("access_token", "static-token")
+    return FaxClient(
+        SERVER,
+        transport=FunctionTransport(fn),
+        clock=clock,
+        sleep=clock.sleep,
+        rand=lambda: 0.0,
+        **kw,
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _scripted_server import FakeClock, fax_json, json_response
+from _scripted_server import Recorder, fax_json, json_response, scripted_client
 
 from ringfax import (
     AsyncFaxClient,
@@ -19,45 +19,19 @@ from ringfax import (
     DownloadError,
     FaxClient,
     FaxSync,
-    FunctionTransport,
     MessageAttachment,
     MessageStatus,
     NotCancellable,
-    Request,
     Response,
     ValidationError,
 )
 
-SERVER = "https://platform.example.test"
 SYNC_PATH = "/restapi/v1.0/account/~/extension/~/message-sync"
 
 
-class Script:
-    def __init__(self, *answers: Response) -> None:
-        self.answers = list(answers)
-        self.requests: list[Request] = []
-        self.bodies: list[bytes] = []
-
-    def __call__(self, request: Request) -> Response:
-        self.requests.append(request)
-        self.bodies.append(request.read_body())
-        return self.answers.pop(0)
-
-    def query(self, index: int = 0) -> dict[str, list[str]]:
-        return urllib.parse.parse_qs(urllib.parse.urlsplit(self.requests[index].url).query)
-
-
-def client_for(script: Script, **kw: Any) -> FaxClient:
-    clock = FakeClock()
-    return FaxClient(
-        SERVER,
-        access_token="t",
-        transport=FunctionTransport(script),
-        clock=clock,
-        sleep=clock.sleep,
-        rand=lambda: 0.0,
-        **kw,
-    )
+def client_for(script: Recorder, **kw: Any) -> FaxClient:
+    kw.setdefault("access_token", "t")
+    return scripted_client(script, **kw)
 
 
 def inbound(message_id: int, **extra: Any) -> dict[str, Any]:
@@ -89,7 +63,7 @@ def sync_answer(
 
 
 def test_full_then_incremental_sync() -> None:
-    script = Script(
+    script = Recorder(
         sync_answer([inbound(2), inbound(1)], "tok-1", "FSync", older=True),
         sync_answer([inbound(3)], "tok-2", "ISync"),
     )
@@ -121,13 +95,13 @@ def test_full_then_incremental_sync() -> None:
 def test_sync_drops_other_types_and_directions() -> None:
     outbound = fax_json(5, "Sent", direction="Outbound")
     sms = dict(inbound(6), type="SMS")
-    script = Script(sync_answer([inbound(4), outbound, sms], "t", "FSync"))
+    script = Recorder(sync_answer([inbound(4), outbound, sms], "t", "FSync"))
     result = client_for(script).sync_faxes(direction="Inbound")
     assert [m.id for m in result.records] == ["4"]
 
 
 def test_sync_validates_and_reports_bad_tokens() -> None:
-    client = client_for(Script())
+    client = client_for(Recorder())
     with pytest.raises(ValidationError, match="date_from applies only to a full sync"):
         client.sync_faxes("tok", date_from=datetime(2026, 1, 1, tzinfo=timezone.utc))
     with pytest.raises(ValidationError, match="sync_token is empty"):
@@ -142,14 +116,14 @@ def test_sync_validates_and_reports_bad_tokens() -> None:
         "errors": [{"errorCode": "CMN-101", "parameterName": "syncToken"}],
     }
     with pytest.raises(BadRequest) as info:
-        client_for(Script(json_response(body, 400))).sync_faxes("stale")
+        client_for(Recorder(json_response(body, 400))).sync_faxes("stale")
     assert info.value.errors[0].parameter_name == "syncToken"
 
 
 def test_sync_answer_without_token_is_an_api_error() -> None:
     from ringfax import APIError
 
-    script = Script(json_response({"records": [], "syncInfo": {}}))
+    script = Recorder(json_response({"records": [], "syncInfo": {}}))
     with pytest.raises(APIError, match="syncToken"):
         client_for(script).sync_faxes()
 
@@ -158,7 +132,7 @@ def test_sync_answer_without_token_is_an_api_error() -> None:
 
 
 def test_mark_read_and_unread() -> None:
-    script = Script(
+    script = Recorder(
         json_response(inbound(7, readStatus="Read")), json_response(inbound(7, readStatus="Unread"))
     )
     client = client_for(script)
@@ -177,7 +151,7 @@ def test_mark_read_and_unread() -> None:
 
 @pytest.mark.parametrize("status", ["Sent", "Delivered", "SendingFailed", "Received", "Weird"])
 def test_cancel_refuses_anything_but_queued(status: str) -> None:
-    script = Script(json_response(fax_json(8, status)))
+    script = Recorder(json_response(fax_json(8, status)))
     with pytest.raises(NotCancellable) as info:
         client_for(script).cancel_fax(8)
     assert [r.method for r in script.requests] == ["GET"]  # nothing deleted
@@ -188,14 +162,14 @@ def test_cancel_refuses_anything_but_queued(status: str) -> None:
 
 
 def test_cancel_refuses_an_already_deleted_queued_fax() -> None:
-    script = Script(json_response(fax_json(9, "Queued", availability="Deleted")))
+    script = Recorder(json_response(fax_json(9, "Queued", availability="Deleted")))
     with pytest.raises(NotCancellable, match="already removed"):
         client_for(script).cancel_fax(9)
     assert [r.method for r in script.requests] == ["GET"]
 
 
 def test_delete_and_purge() -> None:
-    script = Script(Response(204), Response(204))
+    script = Recorder(Response(204), Response(204))
     client = client_for(script)
     assert client.delete_fax(10) is None
     client.delete_fax(10, purge=True)
@@ -212,14 +186,14 @@ def pdf_answer(headers: dict[str, str] | None = None) -> Response:
 
 
 def test_download_names_from_the_attachment(tmp_path: Path) -> None:
-    script = Script(
+    script = Recorder(
         pdf_answer(),
         pdf_answer(),
         pdf_answer({"Content-Disposition": 'attachment; filename="scan 1.pdf"'}),
         Response(200, {"Content-Type": "image/tiff"}, b"II*"),
     )
     client = client_for(script)
-    message = client_for(Script(json_response(inbound(11)))).get_fax(11)
+    message = client_for(Recorder(json_response(inbound(11)))).get_fax(11)
     att = message.attachments[0]
     assert client.download(message.id, att, tmp_path).name == "11-in.pdf"
     nameless = MessageAttachment(id="12", content_type="application/pdf")
@@ -232,7 +206,7 @@ def test_download_names_from_the_attachment(tmp_path: Path) -> None:
 def test_download_never_overwrites_silently(tmp_path: Path) -> None:
     existing = tmp_path / "11-in.pdf"
     existing.write_bytes(b"mine")
-    script = Script(pdf_answer(), pdf_answer(), pdf_answer())
+    script = Recorder(pdf_answer(), pdf_answer(), pdf_answer())
     client = client_for(script)
     att = MessageAttachment(id="110", filename="in.pdf", content_type="application/pdf")
     with pytest.raises(DownloadError, match=r"already exists.*overwrite=True") as info:
@@ -254,7 +228,7 @@ def test_download_race_does_not_clobber(tmp_path: Path) -> None:
         yield b"new"
         target.write_bytes(b"appeared meanwhile")  # another process wins the race
 
-    client = client_for(Script(Response(200, {}, chunks())))
+    client = client_for(Recorder(Response(200, {}, chunks())))
     with pytest.raises(DownloadError):
         client.download(1, 2, target)
     assert target.read_bytes() == b"appeared meanwhile"
@@ -265,7 +239,7 @@ def test_download_race_does_not_clobber(tmp_path: Path) -> None:
 
 
 def test_async_client_has_the_new_methods(tmp_path: Path) -> None:
-    script = Script(
+    script = Recorder(
         sync_answer([inbound(1)], "tok", "FSync"),
         json_response(inbound(1, readStatus="Read")),
         json_response(inbound(1, readStatus="Unread")),

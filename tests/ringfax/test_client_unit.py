@@ -7,13 +7,21 @@ import io
 import json
 import os
 import urllib.parse
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _scripted_server import TOKEN_JSON, FakeClock, fax_json, is_token_request, json_response
+from _scripted_server import (
+    SERVER,
+    TOKEN_JSON,
+    FakeClock,
+    Recorder,
+    fax_json,
+    is_token_request,
+    json_response,
+    scripted_client,
+)
 
 from ringfax import (
     APIError,
@@ -36,42 +44,10 @@ from ringfax import (
     WaitTimeout,
 )
 
-SERVER = "https://platform.example.test"
 FAX_PATH = "/restapi/v1.0/account/~/extension/~/fax"
 
 
-def make_client(
-    fn: Callable[[Request], Response], clock: FakeClock | None = None, **kw: Any
-) -> FaxClient:
-    clock = clock or FakeClock()
-    kw.setdefault("access_token", "static-token")
-    return FaxClient(
-        SERVER,
-        transport=FunctionTransport(fn),
-        clock=clock,
-        sleep=clock.sleep,
-        rand=lambda: 0.0,
-        **kw,
-    )
-
-
-class Recorder:
-    """A scripted function transport: answers from a list, records requests + bodies."""
-
-    def __init__(self, *answers: Response | TransportError | Callable[[Request], Response]):
-        self.answers = list(answers)
-        self.requests: list[Request] = []
-        self.bodies: list[bytes] = []
-
-    def __call__(self, request: Request) -> Response:
-        self.requests.append(request)
-        self.bodies.append(request.read_body())
-        answer = self.answers.pop(0)
-        if isinstance(answer, TransportError):
-            raise answer
-        if callable(answer) and not isinstance(answer, Response):
-            return answer(request)
-        return answer
+make_client = scripted_client
 
 
 def pdf(tmp_path: Path, name: str = "doc.pdf", data: bytes = b"%PDF-1.4 hello") -> Path:

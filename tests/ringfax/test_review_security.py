@@ -15,35 +15,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _scripted_server import TOKEN_JSON, FakeClock, fax_json, is_token_request, json_response
+from _scripted_server import (
+    SERVER,
+    TOKEN_JSON,
+    fax_json,
+    is_token_request,
+    json_response,
+    scripted_client,
+)
 
 import ringfax
 from ringfax import (
     APIError,
     BadRequest,
     FaxClient,
-    FunctionTransport,
     MessageAttachment,
     Request,
     Response,
     RetryPolicy,
 )
 
-SERVER = "https://platform.example.test"
 HOST = urllib.parse.urlsplit(SERVER).netloc
 
 
 def make_client(fn: Callable[[Request], Response], **kw: Any) -> FaxClient:
-    clock = FakeClock()
-    kw.setdefault("access_token", "secret-token")
-    return FaxClient(
-        SERVER,
-        transport=FunctionTransport(fn),
-        clock=clock,
-        sleep=clock.sleep,
-        rand=lambda: 0.0,
-        **kw,
-    )
+    kw.setdefault("access_token", "secret-token")  # searched for in errors and logs
+    return scripted_client(fn, **kw)
 
 
 def page(records: list[dict[str, Any]], next_uri: str | None) -> Response:
