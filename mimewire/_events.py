@@ -188,7 +188,7 @@ _set_body_offset = PartStart.__dict__["body_offset"].__set__
 _set_cache = _ParsedCache.__dict__["_parsed"].__set__
 
 
-def decoded_part_start(headers: Headers, index: int, body_offset: int) -> PartStart:
+def decoded_part_start(headers: Headers, index: int, body_offset: int | None) -> PartStart:
     """A :class:`PartStart` as the decoder emits it, built without ``__init__``.
 
     ``headers`` must already be a tuple of ``(str, str)`` pairs (nothing is checked or

@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 
 from ._decoder import Decoder, Limits
 from ._errors import LimitExceeded, MalformedInput, MimeWireError, UsageError
-from ._events import Event, PartData, PartEnd, PartStart
+from ._events import Event, PartData, PartEnd, PartStart, decoded_part_start
 from ._input import decodes_transfer
 
 __all__ = ["PartHandler", "PartSink", "TreeDecoder"]
@@ -134,7 +134,8 @@ class _Level(Generic[T]):
         if self.depth:  # views of a nested part report absolute offsets too
             base = self.base
             offset = None if base is None or offset is None else base + offset
-            start = PartStart(start.headers, index=index, body_offset=offset)
+            # the headers were checked when the decoder made them: no second pass
+            start = decoded_part_start(start.headers, index, offset)
         if req.parts > req.max_parts:
             raise LimitExceeded(
                 "max_parts",
