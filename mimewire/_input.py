@@ -11,7 +11,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import Any, Protocol, Union, runtime_checkable
 
 from ._decoder import Decoder, Limits
-from ._errors import MalformedInput, UsageError
+from ._errors import LimitExceeded, MalformedInput, UsageError
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -19,6 +19,7 @@ __all__ = [
     "SupportsRead",
     "async_chunks",
     "check_chunk_size",
+    "check_content_length",
     "decodes_transfer",
     "media_type",
     "open_decoder",
@@ -102,6 +103,42 @@ def check_chunk_size(chunk_size: int) -> None:
         raise UsageError(f"chunk_size must be a positive int, got {chunk_size!r}")
 
 
+def check_content_length(content_length: object, limits: Limits) -> int | None:
+    """The body length the caller announced (``None``: unknown), checked.
+
+    ``content_length`` is an ``int`` >= 0, the digits of one as ``str`` or ``bytes`` (the
+    WSGI ``CONTENT_LENGTH`` string, an ASGI ``content-length`` header value), or ``None`` /
+    ``""`` for unknown. Anything else is a :class:`UsageError` naming the parameter. A
+    length above ``limits.max_total_size`` is refused before any byte is read.
+    """
+    if content_length is None:
+        return None
+    if isinstance(content_length, bool) or not isinstance(content_length, (int, str, bytes)):
+        raise UsageError(
+            "content_length must be an int, a str of digits or None, "
+            f"not {type(content_length).__name__}"
+        )
+    if isinstance(content_length, int):
+        length = content_length
+    else:
+        text = (
+            content_length.decode("latin-1")
+            if isinstance(content_length, bytes)
+            else (content_length)
+        )
+        if not text:
+            return None
+        if not (text.isascii() and text.isdigit() and len(text) <= 19):
+            raise UsageError(f"content_length must be a count of bytes, got {text[:40]!r}")
+        length = int(text)
+    if length < 0:
+        raise UsageError(f"content_length must be >= 0, got {length}")
+    most = limits.max_total_size
+    if most is not None and length > most:
+        raise LimitExceeded("max_total_size", most, detail=f"content_length={length} announced")
+    return length
+
+
 def _bytes_chunk(data: object) -> bytes:
     if type(data) is bytes:
         return data
@@ -110,44 +147,126 @@ def _bytes_chunk(data: object) -> bytes:
     raise UsageError(f"body chunks must be bytes, got {type(data).__name__}")
 
 
-def sync_chunks(source: object, chunk_size: int, who: str) -> Iterator[bytes]:
-    """The non-empty byte chunks of a synchronous source (passed on uncopied when bytes)."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        if len(source):
-            yield _bytes_chunk(source)
+def _short(received: int, length: int) -> MalformedInput:
+    return MalformedInput(
+        f"body ended after {received} of content_length={length} bytes", offset=received
+    )
+
+
+def _overrun(length: int) -> MalformedInput:
+    return MalformedInput(
+        f"body reached content_length={length} bytes without a close delimiter",
+        offset=length,
+    )
+
+
+def _file_chunks(read: Any, chunk_size: int, length: int | None, who: str) -> Iterator[bytes]:
+    """Chunks from ``read`` (a file's ``read1`` or ``read``), never past ``length``."""
+    received = 0
+    while True:
+        n = chunk_size
+        if length is not None:
+            n = min(chunk_size, length - received)
+            if not n:
+                raise _overrun(length)
+        data = read(n)
+        if not data:
+            if length is not None:
+                raise _short(received, length)
+            return
+        if isinstance(data, str):
+            raise UsageError(f"{who} needs a binary file, got a text file")
+        chunk = _bytes_chunk(data)
+        if length is not None and len(chunk) > n:
+            raise UsageError(f"{who}: read({n}) returned {len(chunk)} bytes")
+        received += len(chunk)
+        yield chunk
+
+
+def _bounded(chunks: Iterable[object], length: int | None) -> Iterator[bytes]:
+    """The non-empty chunks of ``chunks``, cut at ``length`` bytes (when known)."""
+    if length is None:
+        for data in chunks:
+            chunk = _bytes_chunk(data)
+            if chunk:
+                yield chunk
         return
+    if not length:
+        raise _overrun(length)
+    received = 0
+    for data in chunks:
+        chunk = _bytes_chunk(data)
+        if not chunk:
+            continue
+        left = length - received
+        if len(chunk) > left:
+            chunk = chunk[:left]
+        received += len(chunk)
+        if chunk:
+            yield chunk
+        if received == length:
+            raise _overrun(length)  # asked for more: the body needs more than announced
+    raise _short(received, length)
+
+
+def sync_chunks(
+    source: object, chunk_size: int, who: str, content_length: int | None = None
+) -> Iterator[bytes]:
+    """The non-empty byte chunks of a synchronous source (passed on uncopied when bytes).
+
+    A file is read with ``read1(n)`` when it has one (buffered streams, sockets'
+    ``makefile("rb")``): it returns what has arrived instead of blocking until ``n`` bytes
+    did. With ``content_length`` nothing past it is read (a read asks for at most what is
+    left); the input ending before it, or a pull once it is reached (the decoder needs
+    more), is :class:`MalformedInput`. Pull only while the decoder needs input: the
+    caller stops at the close delimiter.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _bounded((source,), content_length)
     if isinstance(source, str):
         raise UsageError(f"{who} needs bytes, a binary file or an iterable of bytes, not str")
-    read: Any = getattr(source, "read", None)
+    read: Any = getattr(source, "read1", None)
+    if not callable(read):
+        read = getattr(source, "read", None)
     if callable(read):
-        while True:
-            data = read(chunk_size)
-            if not data:
-                return
-            if isinstance(data, str):
-                raise UsageError(f"{who} needs a binary file, got a text file")
-            yield _bytes_chunk(data)
+        return _file_chunks(read, chunk_size, content_length, who)
     if isinstance(source, AsyncIterable):
         raise UsageError(f"{who} got an async iterable; use its async variant")
     try:
         iterator = iter(source)  # type: ignore[call-overload]
     except TypeError:
         raise UsageError(f"cannot read a multipart body from {type(source).__name__}") from None
-    for data in iterator:
-        chunk = _bytes_chunk(data)
-        if chunk:
-            yield chunk
+    return _bounded(iterator, content_length)
 
 
-async def async_chunks(source: object, who: str) -> AsyncIterator[bytes]:
-    """The non-empty byte chunks of ``bytes`` or an async iterable of byte chunks."""
+async def async_chunks(
+    source: object, who: str, content_length: int | None = None
+) -> AsyncIterator[bytes]:
+    """The non-empty byte chunks of ``bytes`` or an async iterable of byte chunks, cut at
+    ``content_length`` (see :func:`sync_chunks`); each pulled only when asked for."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        if len(source):
-            yield _bytes_chunk(source)
+        for chunk in _bounded((source,), content_length):
+            yield chunk
         return
     if not isinstance(source, AsyncIterable):
         raise UsageError(f"{who} needs an async iterable of bytes, not {type(source).__name__}")
+    if content_length == 0:
+        raise _overrun(0)
+    received = 0
     async for data in source:
         chunk = _bytes_chunk(data)
-        if chunk:
+        if not chunk:
+            continue
+        if content_length is not None:
+            left = content_length - received
+            if len(chunk) > left:
+                chunk = chunk[:left]
+            received += len(chunk)
+            if chunk:
+                yield chunk
+            if received == content_length:
+                raise _overrun(content_length)
+        else:
             yield chunk
+    if content_length is not None:
+        raise _short(received, content_length)

@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 
 from ._decoder import Decoder, Limits
 from ._errors import LimitExceeded, MalformedInput, MimeWireError, UsageError
-from ._events import Event, PartData, PartEnd, PartStart, decoded_part_start
+from ._events import Event, MultipartEnd, PartData, PartEnd, PartStart, decoded_part_start
 from ._input import decodes_transfer
 
 __all__ = ["PartHandler", "PartSink", "TreeDecoder"]
@@ -79,7 +79,18 @@ class _Request:
 class _Level(Generic[T]):
     """One multipart body: its decoder, the part being decoded, the items finished."""
 
-    __slots__ = ("base", "child", "count", "decoder", "depth", "done", "path", "req", "sink")
+    __slots__ = (
+        "base",
+        "child",
+        "count",
+        "decoder",
+        "depth",
+        "done",
+        "ended",
+        "path",
+        "req",
+        "sink",
+    )
 
     def __init__(
         self, req: _Request, decoder: Decoder, base: int | None, depth: int, path: str
@@ -93,6 +104,7 @@ class _Level(Generic[T]):
         self.sink: PartSink[T] | None = None
         self.child: _Level[T] | None = None
         self.done: list[T] = []
+        self.ended = False  # the close delimiter was decoded
 
     def feed(self, data: bytes) -> None:
         try:
@@ -124,6 +136,8 @@ class _Level(Generic[T]):
             elif kind is PartEnd:
                 self._end()
                 sink = None
+            elif kind is MultipartEnd:
+                self.ended = True
 
     def _start(self, start: PartStart) -> PartSink[T]:
         req = self.req
@@ -269,6 +283,21 @@ class TreeDecoder(Generic[T]):
         top = self._top
         try:
             return top.finish()
+        except BaseException:
+            self.abort()
+            raise
+
+    @property
+    def ended(self) -> bool:
+        """True once the top-level close delimiter was decoded: every item was returned,
+        and the input that follows (the epilogue) need not be read."""
+        return self._top.ended
+
+    def settle(self) -> None:
+        """Stop after the close delimiter without ending the input: raise the error the
+        bytes already fed after it caused, if any (strict mode, ``max_epilogue``)."""
+        try:
+            self.decoder.next_event()
         except BaseException:
             self.abort()
             raise

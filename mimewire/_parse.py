@@ -19,6 +19,7 @@ from ._input import (
     Source,
     async_chunks,
     check_chunk_size,
+    check_content_length,
     open_decoder,
     sync_chunks,
 )
@@ -263,6 +264,7 @@ def parse(
     nested: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     spool_dir: str | None = None,
+    content_length: int | str | bytes | None = None,
 ) -> Generator[ParsedPart, None, None]:
     """Decode a multipart body, yielding each :class:`ParsedPart` once it is complete.
 
@@ -270,8 +272,15 @@ def parse(
     byte chunks; ``content_type`` the body's Content-Type (its ``boundary`` is used; not
     ``multipart/*`` or no boundary -> :class:`MalformedInput`, raised by this call). Bodies
     up to ``spool_threshold`` bytes stay in memory, bigger ones go to a temporary file (in
-    ``spool_dir``). The source is read to its end, so a truncated body or bad bytes after
-    the close delimiter (strict mode) raise.
+    ``spool_dir``).
+
+    Reading stops at the close delimiter: the epilogue is never waited for, so a server's
+    request stream that stays open after the body does not hang (bytes already received
+    after it are still checked in strict mode). A file is read with ``read1`` when it has
+    one, taking what has arrived. ``content_length`` (an int, or the WSGI
+    ``CONTENT_LENGTH`` string; ``None`` or ``""`` for unknown) is the body's length: no
+    byte past it is read, and a body ending before it or reaching it without a close
+    delimiter is :class:`MalformedInput`. A truncated body always raises.
 
     ``decode_transfer``: ``None`` (default) decodes base64 and quoted-printable bodies,
     except in ``multipart/form-data`` (RFC 7578 §4.7 deprecates Content-Transfer-Encoding
@@ -286,7 +295,8 @@ def parse(
     """
     tree = _tree(content_type, limits, strict, decode_transfer, spool_threshold, nested, spool_dir)
     check_chunk_size(chunk_size)
-    return _parse(tree, sync_chunks(source, chunk_size, "parse()"))
+    length = check_content_length(content_length, tree.decoder.limits)
+    return _parse(tree, sync_chunks(source, chunk_size, "parse()", length))
 
 
 def _parse(
@@ -295,6 +305,9 @@ def _parse(
     try:
         for chunk in chunks:
             yield from tree.feed(chunk)
+            if tree.ended:  # the epilogue is never waited for
+                tree.settle()
+                return
         yield from tree.finish()
     finally:
         tree.abort()
@@ -310,17 +323,25 @@ async def aparse(
     spool_threshold: int = DEFAULT_SPOOL_THRESHOLD,
     nested: bool = False,
     spool_dir: str | None = None,
+    content_length: int | str | bytes | None = None,
 ) -> AsyncGenerator[ParsedPart, None]:
     """Async :func:`parse` over an async iterable of byte chunks (e.g. a request stream).
 
-    Spooling to a temporary file is ordinary blocking file I/O. To handle each body while
-    it arrives, use :func:`aparse_stream`.
+    A chunk is pulled only while the decoder needs one: none after the close delimiter.
+    ``content_length`` is that of :func:`parse` (an ASGI ``content-length`` header value,
+    ``bytes``, is accepted too). Spooling to a temporary file is ordinary blocking file
+    I/O. To handle each body while it arrives, use :func:`aparse_stream`.
     """
     tree = _tree(content_type, limits, strict, decode_transfer, spool_threshold, nested, spool_dir)
+    length = check_content_length(content_length, tree.decoder.limits)
+    chunks = async_chunks(source, "aparse()", length)
     try:
-        async for chunk in async_chunks(source, "aparse()"):
+        async for chunk in chunks:
             for part in tree.feed(chunk):
                 yield part
+            if tree.ended:  # the epilogue is never waited for
+                tree.settle()
+                return
         for part in tree.finish():
             yield part
     finally:

@@ -20,6 +20,7 @@ from ._input import (
     Source,
     async_chunks,
     check_chunk_size,
+    check_content_length,
     open_decoder,
     sync_chunks,
 )
@@ -39,6 +40,7 @@ class _Pump:
 
     __slots__ = (
         "asource",
+        "at_end",
         "count",
         "current",
         "decoder",
@@ -63,7 +65,8 @@ class _Pump:
         self.events: list[Event] = []
         self.pos = 0
         self.eof = False  # the source is exhausted (b"" was fed)
-        self.done = False  # the decoder was closed successfully
+        self.done = False  # the input is complete: no event will follow
+        self.at_end = False  # the close delimiter was decoded: no input is pulled any more
         self.error: BaseException | None = None
         self.current: _Body | None = None  # the part whose body is being pulled
         self.skipped: _Body | None = None  # the part last drained unread
@@ -80,10 +83,13 @@ class _Pump:
                 return None
             if self.error is not None:
                 raise self.error
-            if not self.eof:
-                return _MORE
             try:
-                self.decoder.close()
+                if self.eof:
+                    self.decoder.close()
+                elif self.at_end:  # the epilogue is never waited for: raise what the
+                    self.decoder.next_event()  # bytes already fed after the end caused
+                else:
+                    return _MORE
             except Exception as exc:
                 self.error = exc
                 raise
@@ -101,6 +107,8 @@ class _Pump:
             raise
         self.events = events
         self.pos = 0
+        if events and type(events[-1]) is MultipartEnd:
+            self.at_end = True
 
     def pull(self) -> Event | None:
         event = self._take()
@@ -335,14 +343,17 @@ def parse_stream(
     strict: bool = False,
     decode_transfer: bool | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    content_length: int | str | bytes | None = None,
 ) -> Generator[StreamedPart, None, None]:
     """Decode a multipart body, yielding each :class:`StreamedPart` once its headers are in.
 
-    ``source``, ``content_type``, ``limits``, ``strict`` and ``decode_transfer`` are those
-    of :func:`parse`. Each body is pulled from the source while the caller reads it, the
-    decoder's chunks passed on uncopied. Advancing to the next part discards what was not
-    read of the current one; reading it afterwards raises :class:`UsageError`. Stopping
-    early (``break``) leaves the current part readable to its end. Memory is bounded by
+    ``source``, ``content_type``, ``limits``, ``strict``, ``decode_transfer`` and
+    ``content_length`` are those of :func:`parse`; reading stops at the close delimiter
+    (the epilogue is never waited for). Each body is pulled from the source while the
+    caller reads it, the decoder's chunks passed on uncopied. Advancing to the next part
+    discards what was not read of the current one; reading it afterwards raises
+    :class:`UsageError`. Stopping early (``break``) leaves the current part readable to
+    its end. Memory is bounded by
     ``limits`` plus one chunk. Nested multiparts are not decoded (use ``parse(...,
     nested=True)``).
     """
@@ -350,7 +361,8 @@ def parse_stream(
         content_type, limits=limits, strict=strict, decode_transfer=decode_transfer
     )
     check_chunk_size(chunk_size)
-    pump = _Pump(decoder, source=sync_chunks(source, chunk_size, "parse_stream()"))
+    length = check_content_length(content_length, decoder.limits)
+    pump = _Pump(decoder, source=sync_chunks(source, chunk_size, "parse_stream()", length))
     return _parse_stream(pump)
 
 
@@ -378,13 +390,16 @@ async def aparse_stream(
     limits: Limits | None = None,
     strict: bool = False,
     decode_transfer: bool | None = None,
+    content_length: int | str | bytes | None = None,
 ) -> AsyncGenerator[AsyncStreamedPart, None]:
-    """Async :func:`parse_stream` over an async iterable of byte chunks (e.g. ASGI
-    ``receive``), yielding :class:`AsyncStreamedPart` objects."""
+    """Async :func:`parse_stream` over an async iterable of byte chunks (e.g. the bodies of
+    ASGI ``receive`` messages), yielding :class:`AsyncStreamedPart` objects. A chunk is
+    pulled only while the decoder needs one: none after the close delimiter."""
     decoder = open_decoder(
         content_type, limits=limits, strict=strict, decode_transfer=decode_transfer
     )
-    pump = _Pump(decoder, asource=async_chunks(source, "aparse_stream()"))
+    length = check_content_length(content_length, decoder.limits)
+    pump = _Pump(decoder, asource=async_chunks(source, "aparse_stream()", length))
     while True:
         body = pump.current
         if body is not None:  # discard what the caller did not read
