@@ -29,6 +29,7 @@ from ._errors import (
     TransportError,
     ValidationError,
     WaitTimeout,
+    bounded_wait,
     error_from_response,
     parse_retry_after,
     redact_url,
@@ -296,20 +297,29 @@ class FaxClient:
         log.info("waiting %.3g s: %s", seconds, reason)
         self._sleep(seconds)
 
-    def _pace(self, group: str) -> None:
-        """Wait out an exhausted rate-limit group before sending."""
+    def _pace(self, group: str, budget: float) -> float:
+        """Wait out an exhausted rate-limit group before sending; returns the seconds waited.
+
+        :class:`~ringfax.RateLimited` (nothing sent) when the wait exceeds ``budget``, the part
+        of ``RetryPolicy.max_total_wait`` the call has left. The first call loads the pacing
+        state other processes left in the token cache (see docs/ringfax-limits.md)."""
+        self._pacer.attach_for(self.auth)
         delay = self._pacer.delay(group)
+        if delay > budget:
+            raise self._pacer.over_budget(group, delay, budget)
         if delay > 0:
             self._wait(delay, describe_wait(group, delay))
+        return max(0.0, delay)
 
     def _rate_limit_wait(self, group: str, error: APIError, response: Response) -> float | None:
         """How long a 429 asks to wait: Retry-After, else the window (None: policy default)."""
-        retry_after = getattr(error, "retry_after", None)
+        retry_after = bounded_wait(getattr(error, "retry_after", None))
         if retry_after is not None:
-            return float(retry_after)
+            return retry_after
         info = RateLimitInfo.from_headers(response.headers)
-        if info is not None and info.window:
-            return float(info.window)
+        window = bounded_wait(info.window) if info is not None else None
+        if window:
+            return window
         return self._pacer.window_of(group)
 
     def _call(
@@ -336,7 +346,7 @@ class FaxClient:
         renewed = False
         while True:
             attempt += 1
-            self._pace(group)
+            waited += self._pace(group, policy.max_total_wait - waited)
             accept = "*/*" if stream else "application/json"  # downloads are PDF/TIFF
             headers = {"Accept": accept, "User-Agent": self.user_agent}
             used_token: str | None = None

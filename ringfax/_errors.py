@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "MAX_SERVER_WAIT",
     "APIError",
     "AuthError",
     "BadRequest",
@@ -53,6 +54,7 @@ __all__ = [
     "UnsupportedMediaType",
     "ValidationError",
     "WaitTimeout",
+    "bounded_wait",
     "error_from_response",
     "parse_retry_after",
     "redact_url",
@@ -337,28 +339,52 @@ def _redact_location(value: str) -> str:
     return text
 
 
+MAX_SERVER_WAIT = 3600.0
+"""Longest wait (seconds) ringfax takes from a server: ``Retry-After`` and the
+``X-Rate-Limit-Window`` a pacing wait derives from are cut to it (docs/ringfax-limits.md)."""
+
+_DELTA_SECONDS_RE = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?")
+
+
+def bounded_wait(value: float | int | None) -> float | None:
+    """A server-supplied wait in seconds as a float within ``[0, MAX_SERVER_WAIT]``; None for
+    anything that is not a finite number >= 0 (NaN, infinities, negatives, non-numbers)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, int):
+        return None if value < 0 else float(min(value, int(MAX_SERVER_WAIT)))
+    if value != value or value < 0 or value == float("inf"):
+        return None
+    return min(value, MAX_SERVER_WAIT)
+
+
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP-date.
 
     ``now`` is the current time in epoch seconds (used for HTTP-dates). Returns None when the
-    value is absent or unparsable; negative waits become 0.
+    value is absent or unparsable (a sign, ``inf``, ``nan``, more than 30 digits); a date in
+    the past gives 0; anything longer than :data:`MAX_SERVER_WAIT` gives that maximum.
     """
     if value is None:
         return None
     value = value.strip()
-    if not value:
+    if not value or len(value) > 100:
         return None
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
+    if _DELTA_SECONDS_RE.fullmatch(value):
+        return bounded_wait(float(value))
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000" dates: treat as UTC
         from datetime import timezone
 
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - now)
+    try:
+        delta = when.timestamp() - now
+    except (OverflowError, ValueError, OSError):
+        return None
+    return bounded_wait(max(0.0, delta))
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

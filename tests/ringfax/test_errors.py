@@ -161,7 +161,7 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("soon", NOW) is None
     past = email.utils.formatdate(NOW - 100, usegmt=True)
     assert parse_retry_after(past, NOW) == 0.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 -0000", 0) == pytest.approx(1445412480)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 -0000", 1445412450) == pytest.approx(30)
 
 
 def test_fax_maybe_sent_message_explains_how_to_check() -> None:

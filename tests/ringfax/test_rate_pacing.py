@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from _scripted_server import FakeClock, fax_json, json_response
 
 from ringfax import (
@@ -146,9 +147,16 @@ def test_429_beyond_the_budget_still_paces_the_next_call() -> None:
     else:  # pragma: no cover
         raise AssertionError("expected RateLimited")
     assert clock.sleeps == []
+    # the penalty is never reset by a new request: beyond the budget nothing is sent ...
+    with pytest.raises(RateLimited, match="no request was sent") as paced:
+        client.send_fax("+16505550100", [Attachment(b"%PDF", filename="a.pdf")])
+    assert paced.value.retry_after == 600 and len(server.log) == 1 and clock.sleeps == []
+    # ... and within it the rest of the penalty is waited out first
+    clock.now += 100
+    client.retry = RetryPolicy(max_total_wait=600)
     client.send_fax("+16505550100", [Attachment(b"%PDF", filename="a.pdf")])
-    assert clock.sleeps == [600.0]  # the penalty is waited out, not reset by a new request
-    assert waits == [(600.0, "rate limit (Heavy group): waiting 600 s")]
+    assert clock.sleeps == [500.0]
+    assert waits == [(500.0, "rate limit (Heavy group): waiting 500 s")]
 
 
 def test_retry_backoff_over_a_second_is_reported_short_ones_are_not() -> None:
