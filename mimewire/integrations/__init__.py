@@ -1,0 +1,13 @@
+"""Drop-in streaming form parsing for web frameworks, one module per framework.
+
+``mimewire.integrations.starlette`` (Starlette, FastAPI), ``mimewire.integrations.werkzeug``
+(werkzeug, Flask) and ``mimewire.integrations.django`` each import their framework, so import
+only the one you use (``pip install "mimewire[starlette]"`` and so on). This package itself,
+like ``import mimewire``, imports no framework: it holds the framework-free field policy.
+"""
+
+from __future__ import annotations
+
+from ._policy import FieldPolicy, FormChecker, FormRejected, rejected
+
+__all__ = ["FieldPolicy", "FormChecker", "FormRejected", "rejected"]

@@ -1,0 +1,200 @@
+"""Per-field rules for form uploads, shared by every framework integration.
+
+Nothing here imports a web framework: :class:`FieldPolicy` says what a form may contain,
+:class:`FormChecker` applies it to one request part by part and chunk by chunk (so a field
+that is too big is refused before its bytes are kept), and :class:`FormRejected` is the
+answer -- an HTTP status (400 for bad input, 413 for a limit), the field and the limit --
+that each integration renders in its framework's own way. :func:`rejected` turns a
+mimewire decoding error into the same answer.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from mimewire import LimitExceeded, MalformedInput, MimeWireError
+
+__all__ = ["FieldPolicy", "FormChecker", "FormRejected", "rejected"]
+
+_OPTIONAL_COUNTS = ("max_fields", "max_files", "max_field_size", "max_file_size", "max_form_memory")
+
+
+def _check_size(what: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise TypeError(f"FieldPolicy.{what} must be None or an int >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class FieldPolicy:
+    """What one form may contain, checked while it arrives (like Rust multer's constraints).
+
+    * ``allowed_fields``: field names accepted (``None``: any name). Another name -> 400.
+    * ``field_limits``: bytes allowed per field name, files and non-file fields alike; it
+      replaces ``max_field_size`` / ``max_file_size`` for that name.
+    * ``max_fields`` (1000) / ``max_files`` (1000): non-file fields / files per request.
+    * ``max_field_size`` (1 MiB): bytes of one non-file field (kept in memory).
+    * ``max_file_size`` (None): bytes of one file.
+    * ``max_form_memory`` (None): bytes of all non-file fields together.
+    * ``file_content_types``: media types accepted for files, ``*`` wildcards allowed
+      (``"image/*"``); ``None`` accepts any. A file without a Content-Type counts as
+      ``application/octet-stream``.
+
+    The defaults are Starlette's ``request.form()`` defaults. Counts and sizes over a limit
+    answer 413; names and content types that are not allowed answer 400.
+    """
+
+    allowed_fields: AbstractSet[str] | None = None
+    field_limits: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    max_fields: int | None = 1000
+    max_files: int | None = 1000
+    max_field_size: int | None = 1 << 20
+    max_file_size: int | None = None
+    max_form_memory: int | None = None
+    file_content_types: AbstractSet[str] | None = None
+
+    def __post_init__(self) -> None:
+        for name in _OPTIONAL_COUNTS:
+            _check_size(name, getattr(self, name))
+        limits = dict(self.field_limits)
+        for name, value in limits.items():
+            if not isinstance(name, str):
+                raise TypeError(f"FieldPolicy.field_limits keys must be str, got {name!r}")
+            _check_size(f"field_limits[{name!r}]", value)
+        object.__setattr__(self, "field_limits", MappingProxyType(limits))
+        for name in ("allowed_fields", "file_content_types"):
+            value = getattr(self, name)
+            if value is not None:
+                items: Iterable[object] = value
+                if isinstance(value, str) or not all(isinstance(v, str) for v in items):
+                    raise TypeError(f"FieldPolicy.{name} must be a set of str, got {value!r}")
+                object.__setattr__(self, name, frozenset(value))
+
+    def size_limit(self, name: str, is_file: bool) -> tuple[str, int] | None:
+        """``(limit name, bytes)`` that bounds the field ``name``, or ``None``."""
+        if name in self.field_limits:
+            return f"field_limits[{name!r}]", self.field_limits[name]
+        if is_file:
+            return None if self.max_file_size is None else ("max_file_size", self.max_file_size)
+        return None if self.max_field_size is None else ("max_field_size", self.max_field_size)
+
+    def accepts_type(self, content_type: str | None) -> bool:
+        """Whether a file of this media type may be uploaded."""
+        if self.file_content_types is None:
+            return True
+        media = (content_type or "application/octet-stream").lower()
+        return any(fnmatch.fnmatchcase(media, p.lower()) for p in self.file_content_types)
+
+
+class FormRejected(Exception):
+    """A form the server refuses: ``status`` 400 (bad input) or 413 (a limit), ``field``
+    (the field name, when known), ``limit`` and ``value`` (the limit's name and value)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        field: str | None = None,
+        limit: str | None = None,
+        value: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.limit = limit
+        self.value = value
+
+    def as_dict(self) -> dict[str, str | int | None]:
+        """The JSON body the integrations answer with."""
+        return {
+            "error": self.message,
+            "field": self.field,
+            "limit": self.limit,
+            "value": self.value,
+        }
+
+
+def rejected(exc: MimeWireError, field: str | None = None) -> FormRejected:
+    """The answer to a mimewire decoding error (``field``: the part being read, if known)."""
+    where = f"field {field!r}: " if field is not None else ""
+    if isinstance(exc, LimitExceeded):
+        return FormRejected(413, where + exc.message, field=field, limit=exc.limit, value=exc.value)
+    if isinstance(exc, MalformedInput):
+        return FormRejected(400, where + exc.message, field=field)
+    return FormRejected(exc.http_status, where + exc.message, field=field)
+
+
+class FormChecker:
+    """One request's running counts against a :class:`FieldPolicy`.
+
+    Call :meth:`open` at each part's headers, then :meth:`grow` with each body chunk's size
+    before keeping the chunk; :meth:`open` returns the part's name.
+    """
+
+    __slots__ = ("cap", "cap_name", "fields", "files", "form_memory", "is_file", "name", "policy")
+
+    def __init__(self, policy: FieldPolicy | None = None) -> None:
+        self.policy = policy if policy is not None else FieldPolicy()
+        self.fields = 0
+        self.files = 0
+        self.form_memory = 0
+        self.name: str | None = None
+        self.is_file = False
+        self.cap: int | None = None
+        self.cap_name = ""
+
+    def open(self, name: str | None, filename: str | None, content_type: str | None) -> str:
+        """Check a new part (``filename`` not ``None``: a file) and start counting its bytes."""
+        policy = self.policy
+        if name is None:
+            raise FormRejected(400, "a form-data part has no name parameter")
+        self.name = name
+        if policy.allowed_fields is not None and name not in policy.allowed_fields:
+            raise FormRejected(400, f"field {name!r} is not allowed", field=name)
+        is_file = self.is_file = filename is not None
+        if is_file:
+            self.files += 1
+            if policy.max_files is not None and self.files > policy.max_files:
+                raise self._over(name, "max_files", policy.max_files, "too many files")
+            if not policy.accepts_type(content_type):
+                shown = content_type or "application/octet-stream"
+                raise FormRejected(
+                    400, f"field {name!r}: file content type {shown!r} is not allowed", field=name
+                )
+        else:
+            self.fields += 1
+            if policy.max_fields is not None and self.fields > policy.max_fields:
+                raise self._over(name, "max_fields", policy.max_fields, "too many fields")
+        bound = policy.size_limit(name, is_file)
+        self.cap_name, self.cap = bound if bound is not None else ("", None)
+        return name
+
+    def grow(self, size: int, added: int) -> None:
+        """Account for ``added`` more body bytes; ``size`` is the part's total so far."""
+        cap = self.cap
+        if cap is not None and size > cap:
+            assert self.name is not None
+            raise self._over(self.name, self.cap_name, cap, "field too large")
+        if not self.is_file:
+            self.form_memory += added
+            limit = self.policy.max_form_memory
+            if limit is not None and self.form_memory > limit:
+                assert self.name is not None
+                raise self._over(self.name, "max_form_memory", limit, "non-file fields too large")
+
+    @staticmethod
+    def _over(name: str, limit: str, value: int, what: str) -> FormRejected:
+        return FormRejected(
+            413,
+            f"field {name!r}: {what} (limit {limit}={value})",
+            field=name,
+            limit=limit,
+            value=value,
+        )

@@ -1,0 +1,241 @@
+"""mimewire for Django: ``request.POST`` / ``request.FILES`` parsed by mimewire.
+
+Add ``"mimewire.integrations.django.MimewireFormMiddleware"`` to ``MIDDLEWARE`` (before
+anything that reads ``request.POST``, such as ``CsrfViewMiddleware``). Each request's
+``multipart/form-data`` body is then decoded by :class:`MultiPartParser`, a subclass of
+Django's parser that keeps its contract: the request's upload handlers get
+``handle_raw_input``, ``new_file``, ``receive_data_chunk`` (at most ``chunk_size`` bytes),
+``file_complete``, ``upload_complete`` and, when parsing fails, ``upload_interrupted``;
+``SkipFile``, ``StopUpload`` and ``StopFutureHandlers`` work as in Django.
+
+Settings: ``MIMEWIRE_FORM_LIMITS`` (a :class:`mimewire.Limits`) and
+``MIMEWIRE_FORM_FIELDS`` (a :class:`FieldPolicy`); without the latter, Django's
+``DATA_UPLOAD_MAX_NUMBER_FIELDS``, ``DATA_UPLOAD_MAX_NUMBER_FILES`` and
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` (all non-file fields together) apply. A refused body raises
+:class:`FormRejectedError` (a ``MultiPartParserError``); the middleware answers it with
+``{"error", "field", "limit", "value"}`` JSON and status 400 or 413. Temporary upload files
+are removed when parsing fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from django.conf import settings  # type: ignore[import-untyped]
+from django.core.files.uploadhandler import (  # type: ignore[import-untyped]
+    SkipFile,
+    StopFutureHandlers,
+    StopUpload,
+)
+from django.http import (  # type: ignore[import-untyped]
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    QueryDict,
+    UnreadablePostError,
+)
+from django.http.multipartparser import (  # type: ignore[import-untyped]
+    MultiPartParser as DjangoMultiPartParser,
+)
+from django.http.multipartparser import MultiPartParserError, exhaust
+from django.utils.datastructures import (  # type: ignore[import-untyped]
+    ImmutableList,
+    MultiValueDict,
+)
+
+from mimewire import Limits, MimeWireError, StreamedPart, parse_header_params, parse_stream
+
+from ._policy import FieldPolicy, FormChecker, FormRejected, rejected
+
+__all__ = ["FormRejectedError", "MimewireFormMiddleware", "MultiPartParser"]
+
+_MAX_READ = 1 << 20  # bytes asked of the request body at once
+
+
+class FormRejectedError(MultiPartParserError):  # type: ignore[misc]
+    """A refused form; ``rejection`` holds the status, field and limit."""
+
+    def __init__(self, rejection: FormRejected) -> None:
+        super().__init__(rejection.message)
+        self.rejection = rejection
+
+
+def answer(rejection: FormRejected) -> HttpResponse:
+    """Django's answer to a refused form."""
+    return JsonResponse(rejection.as_dict(), status=rejection.status)
+
+
+def _policy() -> FieldPolicy:
+    configured = getattr(settings, "MIMEWIRE_FORM_FIELDS", None)
+    if configured is not None:
+        assert isinstance(configured, FieldPolicy), "MIMEWIRE_FORM_FIELDS must be a FieldPolicy"
+        return configured
+    return FieldPolicy(
+        max_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+        max_files=settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+        max_field_size=None,
+        max_form_memory=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+    )
+
+
+def _limits() -> Limits | None:
+    configured = getattr(settings, "MIMEWIRE_FORM_LIMITS", None)
+    assert configured is None or isinstance(configured, Limits), (
+        "MIMEWIRE_FORM_LIMITS must be a mimewire.Limits"
+    )
+    return configured
+
+
+def _slices(part: StreamedPart, size: int) -> Iterator[bytes]:
+    """The part's body in chunks of at most ``size`` bytes (an upload handler's chunk_size)."""
+    for chunk in part:
+        if len(chunk) <= size:
+            yield chunk
+        else:
+            for at in range(0, len(chunk), size):
+                yield chunk[at : at + size]
+
+
+def _part_length(part: StreamedPart) -> int | None:
+    for name, value in part.headers:
+        if name.lower() == "content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class MultiPartParser(DjangoMultiPartParser):  # type: ignore[misc]
+    """Django's ``MultiPartParser`` contract, with mimewire decoding the body."""
+
+    def _parse(self) -> tuple[Any, Any]:
+        if self._content_length == 0:
+            return QueryDict(encoding=self._encoding), MultiValueDict()
+        for handler in self._upload_handlers:
+            result = handler.handle_raw_input(
+                self._input_data, self._meta, self._content_length, self._boundary, self._encoding
+            )
+            if result is not None:
+                return result[0], result[1]
+        self._post = QueryDict(mutable=True)
+        self._files = MultiValueDict()
+        checker = FormChecker(_policy())
+        try:
+            self._read_parts(checker)
+        except StopUpload as stop:
+            self._close_files()
+            if not stop.connection_reset:
+                exhaust(self._input_data)
+        except BaseException as exc:
+            for handler in self._upload_handlers:
+                handler.upload_interrupted()
+            if isinstance(exc, FormRejected):
+                raise FormRejectedError(exc) from None
+            if isinstance(exc, MimeWireError):
+                raise FormRejectedError(rejected(exc, checker.name)) from None
+            if isinstance(exc, UnreadablePostError):
+                reason = f"the request body could not be read: {exc}"
+                raise FormRejectedError(FormRejected(400, reason, field=checker.name)) from None
+            raise
+        any(handler.upload_complete() for handler in self._upload_handlers)
+        self._post._mutable = False
+        return self._post, self._files
+
+    def _read_parts(self, checker: FormChecker) -> None:
+        encoding = self._encoding
+        parts = parse_stream(
+            self._input_data,
+            self._meta.get("CONTENT_TYPE", ""),
+            limits=_limits(),
+            chunk_size=min(self._chunk_size, _MAX_READ),
+        )
+        for part in parts:
+            name = checker.open(part.name, part.filename, part.content_type)
+            if part.filename is None:
+                size = 0
+                chunks = []
+                for chunk in part:
+                    size += len(chunk)
+                    checker.grow(size, len(chunk))
+                    chunks.append(chunk)
+                self._post.appendlist(name, b"".join(chunks).decode(encoding, "replace"))
+                continue
+            file_name = self.sanitize_file_name(part.filename)
+            if not file_name:
+                continue  # Django drops a file without a usable name
+            self._read_file(part, name, file_name, checker)
+
+    def _read_file(
+        self, part: StreamedPart, name: str, file_name: str, checker: FormChecker
+    ) -> None:
+        handlers = self._upload_handlers
+        extra: dict[str, str] = {}
+        for header, value in part.headers:
+            if header.lower() == "content-type":
+                extra = parse_header_params(value)[1]
+        for handler in handlers:
+            try:
+                handler.new_file(
+                    name,
+                    file_name,
+                    part.content_type or "",
+                    _part_length(part),
+                    part.charset,
+                    extra,
+                )
+            except StopFutureHandlers:
+                break
+        counters = [0] * len(handlers)
+        size = 0
+        try:
+            for chunk in _slices(part, self._chunk_size):
+                size += len(chunk)
+                checker.grow(size, len(chunk))
+                for i, handler in enumerate(handlers):
+                    length = len(chunk)
+                    chunk = handler.receive_data_chunk(chunk, counters[i])
+                    counters[i] += length
+                    if chunk is None:
+                        break
+        except SkipFile:
+            self._close_files()
+            for _ in part:
+                pass
+            return
+        self.handle_file_complete(name, counters)
+
+
+def parse_file_upload(request: HttpRequest, META: Any, post_data: Any) -> tuple[Any, Any]:
+    """``HttpRequest.parse_file_upload`` with :class:`MultiPartParser`."""
+    request.upload_handlers = ImmutableList(
+        request.upload_handlers,
+        warning="You cannot alter upload handlers after the upload has been processed.",
+    )
+    parser = MultiPartParser(META, post_data, request.upload_handlers, request.encoding)
+    try:
+        return parser.parse()  # type: ignore[no-any-return]
+    except FormRejectedError as exc:
+        request._mimewire_rejection = exc.rejection
+        raise
+
+
+class MimewireFormMiddleware:
+    """Parse this request's form with mimewire; answer a refused form with 400/413 JSON."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.parse_file_upload = lambda meta, data: parse_file_upload(request, meta, data)
+        response = self.get_response(request)
+        rejection = getattr(request, "_mimewire_rejection", None)
+        if rejection is not None and response.status_code == 400:
+            return answer(rejection)  # Django's own 400 page for the parse error
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, FormRejectedError):
+            return answer(exception.rejection)
+        return None

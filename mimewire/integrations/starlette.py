@@ -1,0 +1,176 @@
+"""mimewire for Starlette and FastAPI: ``await read_form(request)`` and ``stream_form(request)``.
+
+:func:`read_form` is a drop-in for ``await request.form()``: the same :class:`FormData`
+with :class:`UploadFile` objects (bodies spooled to a ``SpooledTemporaryFile``), parsed by
+mimewire under a :class:`FieldPolicy`. :func:`stream_form` hands each part over while the
+upload is still arriving, so a file can go to disk, to an object store or into a hash
+without being spooled. Bad bodies and policy violations raise Starlette's
+:class:`HTTPException` (400 or 413, the detail naming the field and the limit), which
+Starlette answers as text and FastAPI as ``{"detail": ...}`` JSON. Spool files are
+anonymous temporary files, closed (so removed) when parsing fails or the client goes away.
+Writes to a spool file are ordinary blocking file writes, as in :func:`mimewire.aparse`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from tempfile import SpooledTemporaryFile
+from typing import BinaryIO, cast
+
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+
+from mimewire import AsyncStreamedPart, Limits, MimeWireError, aparse_stream
+
+from ._policy import FieldPolicy, FormChecker, FormRejected, rejected
+
+__all__ = ["FormPart", "read_form", "stream_form"]
+
+DEFAULT_SPOOL_THRESHOLD = 1 << 20
+_DISCONNECTED = "the client disconnected before the form was complete"
+
+
+def http_error(rejection: FormRejected) -> HTTPException:
+    """Starlette's answer to a refused form."""
+    return HTTPException(rejection.status, rejection.message)
+
+
+def _field_text(data: bytes) -> str:
+    """A field value as Starlette's own parser reads it: UTF-8, else Latin-1."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _raw_headers(part: AsyncStreamedPart) -> list[tuple[bytes, bytes]]:
+    def encode(text: str) -> bytes:
+        try:
+            return text.encode("latin-1")
+        except UnicodeEncodeError:
+            return text.encode("utf-8")
+
+    return [(encode(name.lower()), encode(value)) for name, value in part.headers]
+
+
+class FormPart:
+    """One part of :func:`stream_form`, its body checked against the policy while it is read.
+
+    ``name``, ``filename``, ``content_type`` and ``headers`` are known at once; read the body
+    once with ``async for chunk in part``, :meth:`aread` or :meth:`atext` before asking for
+    the next part (an unread body is skipped). ``size`` counts the bytes read so far.
+    """
+
+    __slots__ = ("_checker", "_part", "name", "size")
+
+    def __init__(self, part: AsyncStreamedPart, name: str, checker: FormChecker) -> None:
+        self._part = part
+        self._checker = checker
+        self.name = name
+        self.size = 0
+
+    @property
+    def filename(self) -> str | None:
+        """The file name sent with a file (untrusted: never use it as a path)."""
+        return self._part.filename
+
+    @property
+    def content_type(self) -> str | None:
+        """The part's media type, lowercased, without parameters."""
+        return self._part.content_type
+
+    @property
+    def headers(self) -> Headers:
+        """The part's headers."""
+        return Headers(raw=_raw_headers(self._part))
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        checker = self._checker
+        try:
+            async for chunk in self._part:
+                self.size += len(chunk)
+                checker.grow(self.size, len(chunk))
+                yield chunk
+        except FormRejected as exc:
+            raise http_error(exc) from None
+        except MimeWireError as exc:
+            raise http_error(rejected(exc, self.name)) from None
+        except ClientDisconnect:
+            raise HTTPException(400, _DISCONNECTED) from None
+
+    async def aread(self) -> bytes:
+        """The rest of the body."""
+        return b"".join([chunk async for chunk in self])
+
+    async def atext(self) -> str:
+        """The rest of the body as text (UTF-8, else Latin-1, like ``request.form()``)."""
+        return _field_text(await self.aread())
+
+
+async def stream_form(
+    request: Request, *, limits: Limits | None = None, fields: FieldPolicy | None = None
+) -> AsyncGenerator[FormPart, None]:
+    """Yield each part of a ``multipart/form-data`` request once its headers have arrived.
+
+    The body streams from the client while the caller reads each part; nothing is spooled.
+    """
+    checker = FormChecker(fields)
+    content_type = request.headers.get("content-type", "")
+    try:
+        parts = aparse_stream(request.stream(), content_type, limits=limits)
+        async with aclosing(parts):
+            async for part in parts:
+                name = checker.open(part.name, part.filename, part.content_type)
+                yield FormPart(part, name, checker)
+    except FormRejected as exc:
+        raise http_error(exc) from None
+    except MimeWireError as exc:
+        raise http_error(rejected(exc, checker.name)) from None
+    except ClientDisconnect:
+        raise HTTPException(400, _DISCONNECTED) from None
+
+
+async def read_form(
+    request: Request,
+    *,
+    limits: Limits | None = None,
+    fields: FieldPolicy | None = None,
+    spool_dir: str | None = None,
+    spool_threshold: int = DEFAULT_SPOOL_THRESHOLD,
+) -> FormData:
+    """``await request.form()``, parsed by mimewire under ``fields`` and ``limits``.
+
+    Files are spooled in memory up to ``spool_threshold`` bytes, then in an anonymous
+    temporary file in ``spool_dir``. A body that is not ``multipart/form-data`` (an
+    urlencoded form) goes to Starlette's own parser. The form is also what a later
+    ``await request.form()`` returns, and Starlette closes its files with the request.
+    """
+    content_type = request.headers.get("content-type", "")
+    if content_type.partition(";")[0].strip().lower() != "multipart/form-data":
+        return await request.form()
+    items: list[tuple[str, UploadFile | str]] = []
+    try:
+        async with aclosing(stream_form(request, limits=limits, fields=fields)) as parts:
+            async for part in parts:
+                if part.filename is None:
+                    items.append((part.name, _field_text(await part.aread())))
+                    continue
+                spool = SpooledTemporaryFile(max_size=spool_threshold, dir=spool_dir)  # noqa: SIM115
+                upload = UploadFile(
+                    cast(BinaryIO, spool), size=0, filename=part.filename, headers=part.headers
+                )
+                items.append((part.name, upload))  # before the body: closed if it fails
+                async for chunk in part:
+                    spool.write(chunk)
+                upload.size = part.size
+                spool.seek(0)
+    except BaseException:
+        for _, value in items:
+            if isinstance(value, UploadFile):
+                value.file.close()
+        raise
+    form = FormData(items)
+    request._form = form
+    return form
