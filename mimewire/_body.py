@@ -56,6 +56,11 @@ def _as_bytes(value: object, what: str) -> bytes | None:
     return bytes(value)
 
 
+class _UnknownLength(UsageError, TypeError):
+    """``len()`` of a body whose length is unknown (a :class:`UsageError` and, as for any
+    unsized object, a ``TypeError``)."""
+
+
 class MultipartBody:
     """A complete multipart body: iterate it, async-iterate it or ``read()`` it.
 
@@ -257,6 +262,33 @@ class MultipartBody:
             sent += len(chunk)
             yield chunk
             callback(sent, total)
+
+    def __len__(self) -> int:
+        """The exact Content-Length. With an unknown length this raises :class:`UsageError`
+        that is also a ``TypeError`` -- what ``len()`` of an unsized object raises -- so a
+        client that probes ``len()`` (``requests``' ``super_len``) falls back to chunked
+        transfer encoding instead of sending a wrong or a second length header."""
+        length = self.content_length
+        if length is None:
+            raise _UnknownLength(
+                f"the body's length is unknown: {self._unsized()} (pass length= to the"
+                " part for an exact Content-Length)"
+            )
+        return length
+
+    def __bool__(self) -> bool:
+        """Always true: a multipart body is never empty (it has at least its close
+        delimiter), and truth must not depend on whether the length is known."""
+        return True
+
+    def _unsized(self) -> str:
+        """Where the length gets lost: the first streamed part without a known length."""
+        for seg in self._segments:
+            if type(seg) is not bytes:
+                assert isinstance(seg, Slot)
+                if seg.part._wire_length is None:
+                    return f"{seg.where()} has no known length"
+        return "no part has an unknown length"  # pragma: no cover - content_length is known
 
     def reader(self) -> BodyReader:
         """A file-like :class:`BodyReader` over a fresh iteration of this body."""

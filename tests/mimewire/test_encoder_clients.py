@@ -9,16 +9,19 @@ byte-for-byte, with ``Content-Length`` (and no chunking) when the length is know
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
+import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mimewire import MultipartBody, Part
+from mimewire import MultipartBody, Part, UsageError
 
 pytestmark = [pytest.mark.network, pytest.mark.interop]
 
@@ -245,3 +248,104 @@ def test_replay_for_retry(server: tuple[str, list[Captured]], pdf: Path) -> None
         for _ in range(2):
             assert pool.request("POST", url, body=body.reader(), headers=body.headers).status == 200
     assert captured[0].body == captured[1].body == b"".join(body)
+
+
+# --------------------------------------------------------------------------- werkzeug server
+
+
+def _form_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """Parses the form with werkzeug and answers with what it saw (fields, file sizes and
+    the framing headers), so a test can check the server's view, not just the bytes."""
+    from werkzeug.wrappers import Request, Response
+
+    request = Request(environ)
+    seen = {
+        "form": dict(request.form),
+        "files": {k: len(f.read()) for k, f in request.files.items()},
+        "content_length": request.headers.get("Content-Length"),
+        "transfer_encoding": request.headers.get("Transfer-Encoding"),
+    }
+    return Response(json.dumps(seen), mimetype="application/json")(environ, start_response)
+
+
+@pytest.fixture
+def werkzeug_url() -> Iterator[str]:
+    serving = pytest.importorskip("werkzeug.serving")
+    httpd = serving.make_server("127.0.0.1", 0, _form_app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}/upload"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def _werkzeug_view(pdf: Path, length_known: bool) -> dict[str, object]:
+    b64 = base64.b64encode(b"\x00\xff" * 5000)  # werkzeug keeps the transfer encoding
+    raw = len(b"\r\n".join(b64[i : i + 76] for i in range(0, len(b64), 76)))
+    files = {"attachment": pdf.stat().st_size, "raw": raw} if length_known else {}
+    form = {"to": "+16505550100"}
+    if length_known:
+        form["faxResolution"] = "High"
+    else:
+        form["s"] = "streamed chunks of unknown length"
+        files = {"a": pdf.stat().st_size}
+    return {"form": form, "files": files}
+
+
+@pytest.mark.parametrize("length_known", [True, False])
+def test_requests_body_itself_with_its_headers(
+    werkzeug_url: str, pdf: Path, length_known: bool
+) -> None:
+    """``requests.post(url, data=body, headers=body.headers)``: requests takes the length
+    from ``len(body)``, so it sends the one Content-Length (no chunking) when it is known
+    and chunked encoding alone when it is not; werkzeug parses the form either way."""
+    requests = pytest.importorskip("requests")
+    body = known(pdf) if length_known else unknown(pdf)
+    resp = requests.post(werkzeug_url, data=body, headers=body.headers, timeout=10)
+    assert resp.status_code == 200, resp.text[:500]
+    seen = resp.json()
+    if length_known:
+        assert seen["content_length"] == str(body.content_length)
+        assert seen["transfer_encoding"] is None
+    else:
+        assert seen["content_length"] is None
+        assert seen["transfer_encoding"].lower() == "chunked"
+    assert {"form": seen["form"], "files": seen["files"]} == _werkzeug_view(pdf, length_known)
+
+
+@pytest.mark.parametrize("client", ["http.client", "urllib3"])
+def test_body_itself_through_http_client_and_urllib3(
+    werkzeug_url: str, pdf: Path, client: str
+) -> None:
+    """``len(body)`` changes nothing for clients that stream an iterable body as it is."""
+    body = known(pdf)
+    if client == "http.client":
+        conn = http.client.HTTPConnection(werkzeug_url.split("/")[2], timeout=10)
+        try:
+            conn.request("POST", "/upload", body=body, headers=body.headers)
+            resp = conn.getresponse()
+            status, text = resp.status, resp.read()
+        finally:
+            conn.close()
+    else:
+        urllib3 = pytest.importorskip("urllib3")
+        with urllib3.PoolManager() as pool:
+            r = pool.request("POST", werkzeug_url, body=body, headers=body.headers)
+            status, text = r.status, r.data
+    assert status == 200, text[:500]
+    seen = json.loads(text)
+    assert seen["content_length"] == str(body.content_length) and seen["transfer_encoding"] is None
+    assert {"form": seen["form"], "files": seen["files"]} == _werkzeug_view(pdf, True)
+
+
+def test_len_of_a_body_of_unknown_length(pdf: Path) -> None:
+    body = unknown(pdf)
+    assert bool(body)
+    with pytest.raises(TypeError, match=r"part 1 \(name='s'\) has no known length"):
+        len(body)
+    with pytest.raises(UsageError, match="length is unknown"):
+        len(body)
+    assert len(known(pdf)) == known(pdf).content_length
