@@ -18,91 +18,20 @@ from ringfax.emulator import Emulator
 
 pytestmark = pytest.mark.network
 
-# ringcentral-api.md §2.4, verbatim (third attachment part omitted there too), CRLF line ends.
-REFERENCE_FORM_FIELDS = (
-    (
-        "--Boundary_14_2952358_1361963763144\n"
-        'Content-Disposition: form-data; name="coverPageText"; filename=""\n'
-        "Content-Transfer-Encoding: 8bit\n"
-        "Content-Type: text/plain\n"
-        "\n"
-        "\n"
-        "--Boundary_14_2952358_1361963763144\n"
-        'Content-Disposition: form-data; name="coverIndex"; filename=""\n'
-        "Content-Transfer-Encoding: 8bit\n"
-        "Content-Type: text/plain\n"
-        "\n"
-        "2\n"
-        "--Boundary_14_2952358_1361963763144\n"
-        'Content-Disposition: form-data; name="faxResolution"; filename=""\n'
-        "Content-Transfer-Encoding: 8bit\n"
-        "Content-Type: text/plain\n"
-        "\n"
-        "High\n"
-        "--Boundary_14_2952358_1361963763144\n"
-        'Content-Disposition: form-data; name="sendTime"; filename=""\n'
-        "Content-Transfer-Encoding: 8bit\n"
-        "Content-Type: text/plain\n"
-        "\n"
-        "2030-03-19T08:00:00.000Z\n"
-        "--Boundary_14_2952358_1361963763144\n"
-        'Content-Disposition: form-data; name="isoCode"; filename=""\n'
-        "Content-Transfer-Encoding: 8bit\n"
-        "Content-Type: text/plain\n"
-        "\n"
-        "UK\n"
-        "--Boundary_14_2952358_1361963763144\n"
-        'Content-Disposition: form-data; name="to"; filename=""\n'
-        "Content-Transfer-Encoding: 8bit\n"
-        "Content-Type: text/plain\n"
-        "\n"
-        "18005554567\n"
-        "--Boundary_14_2952358_1361963763144\n"
-        'Content-Disposition: form-data; name="to"; filename=""\n'
-        "Content-Transfer-Encoding: 8bit\n"
-        "Content-Type: text/plain\n"
-        "\n"
-        "18005554568\n"
-        "--Boundary_14_2952358_1361963763144\n"
-        'Content-Disposition: form-data; name="attachment"; filename=""\n'
-        "Content-Transfer-Encoding: binary\n"
-        "Content-Type: text/plain\n"
-        "\n"
-        "attachment0\n"
-        "--Boundary_14_2952358_1361963763144\n"
-        'Content-Disposition: form-data; name="attachment"; filename=""\n'
-        "Content-Transfer-Encoding: binary\n"
-        "Content-Type: text/plain\n"
-        "\n"
-        "attachment1\n"
-        "--Boundary_14_2952358_1361963763144--\n"
-    )
-    .replace("\n", "\r\n")
-    .encode()
-)
-REFERENCE_FORM_FIELDS_CT = "multipart/form-data;boundary=Boundary_14_2952358_1361963763144"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "ringcentral"
 
-# ringcentral-api.md §2.6, verbatim, CRLF line ends.
-REFERENCE_MIXED = (
-    (
-        "--Boundary_1_14413901_1361871080888\n"
-        "Content-Type: application/json\n"
-        "\n"
-        '{"to":[{"phoneNumber":"18005554567"}],\n'
-        ' "faxResolution":"High",\n'
-        ' "sendTime":"2013-02-26T09:31:20.882Z"}\n'
-        "\n"
-        "--Boundary_1_14413901_1361871080888\n"
-        'Content-Disposition: attachment; filename="fax.txt"\n'
-        "\n"
-        "Hello, World!\n"
-        "\n"
-        "--Boundary_1_14413901_1361871080888--\n"
-    )
-    .replace("\n", "\r\n")
-    .encode()
-)
-REFERENCE_MIXED_CT = "multipart/mixed; boundary=Boundary_1_14413901_1361871080888"
+
+def _reference(name: str) -> tuple[str, bytes]:
+    """Content-Type and body of one of RingCentral's documented example requests
+    (``tests/data/ringcentral/``, see its README)."""
+    head, body = (REFERENCE / name).read_bytes().split(b"\r\n\r\n", 1)
+    headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
+    return headers["Content-Type"], body
+
+
+# The field-style form-data example (its third attachment part is omitted in the source too).
+REFERENCE_FORM_FIELDS_CT, REFERENCE_FORM_FIELDS = _reference("form-fields.http")
+REFERENCE_MIXED_CT, REFERENCE_MIXED = _reference("mixed.http")
 
 
 def _download(raw: Raw, record: dict[str, Any], index: int) -> bytes:
@@ -274,7 +203,7 @@ def test_extensible_and_ruby_style_parts(raw: Raw) -> None:
 
 RCX_BOUNDARY = "ad05fc42-a66d-4a94-b807-f1c91136c17b"
 # ringcentral-extensible: Content-Type first, and Buffer contents directly followed by the
-# delimiter (no CRLF), as ringcentral-api.md §7 describes.
+# delimiter (no CRLF before it).
 RCX_BODY = (
     f"--{RCX_BOUNDARY}\r\n"
     "Content-Type: application/json\r\n"

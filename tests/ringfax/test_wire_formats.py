@@ -1,6 +1,7 @@
 """The three fax wire formats, parsed back with mimewire AND an independent parser.
 
 form-data / form-fields: the ``multipart`` package; mixed: the stdlib ``email`` parser.
+RingCentral's documented request examples are in ``tests/data/ringcentral/`` (see its README).
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ from _scripted_server import fax_json, json_response
 
 import mimewire
 from ringfax import Attachment, FaxClient, FunctionTransport, Recipient, Request, Response
+
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "ringcentral"
+
+
+def reference(name: str) -> tuple[str, bytes]:
+    """Content-Type and body of one of RingCentral's documented example requests."""
+    head, body = (REFERENCE / name).read_bytes().split(b"\r\n\r\n", 1)
+    headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
+    return headers["Content-Type"], body
+
 
 PDF = b"%PDF-1.4\r\n--not-a-boundary\r\n\x00\xff binary \r\n"
 TXT = b"Hello, World!\r\n"
@@ -60,8 +71,12 @@ OPTIONS: dict[str, Any] = {
 
 
 def mimewire_parts(request: Request, body: bytes) -> list[dict[str, Any]]:
+    return parts_of(request.headers["Content-Type"], body)
+
+
+def parts_of(content_type: str, body: bytes) -> list[dict[str, Any]]:
     out = []
-    for part in mimewire.parse(io.BytesIO(body), request.headers["Content-Type"]):
+    for part in mimewire.parse(io.BytesIO(body), content_type):
         out.append(
             {
                 "name": part.name,
@@ -146,12 +161,32 @@ def test_form_fields_parsed_by_mimewire_and_multipart(tmp_path: Path) -> None:
             ("attachment", "scan _1 _ co.pdf", PDF),
             ("attachment", "note.txt", TXT),
         ]
-    # header layout of RingCentral's documented field-style example (§2.4)
-    assert (
-        b'Content-Disposition: form-data; name="coverIndex"; filename=""\r\n'
-        b"Content-Transfer-Encoding: 8bit\r\nContent-Type: text/plain\r\n\r\n2\r\n"
-    ) in body
     assert b"Jane Doe" not in body  # names cannot be carried in field style
+
+
+def test_form_fields_match_the_documented_example_byte_for_byte(tmp_path: Path) -> None:
+    """Every field part is laid out as in RingCentral's field-style example: same order, same
+    headers (``filename=""`` and ``Content-Transfer-Encoding: 8bit`` on every field), same
+    delimiters. The example writes numbers without ``+``; the client sends E.164."""
+    content_type, documented = reference("form-fields.http")
+    boundary = content_type.split("boundary=", 1)[1]
+    request, body = capture(
+        tmp_path,
+        "form-fields",
+        to=["+18005554567", "+18005554568"],
+        attachments=[Attachment(b"attachment0", filename="a.txt")],
+        cover_page_text="",
+        cover_index=2,
+        resolution="High",
+        send_time=datetime(2030, 3, 19, 8, 0, tzinfo=timezone.utc),
+        iso_code="UK",
+        boundary=boundary,
+    )
+    assert request.headers["Content-Type"] == f"multipart/form-data; boundary={boundary}"
+    first_file = f'--{boundary}\r\nContent-Disposition: form-data; name="attachment"'.encode()
+    fields = body[: body.index(first_file)].replace(b"\r\n+1800", b"\r\n1800")
+    assert fields == documented[: documented.index(first_file)]
+    assert fields.count(b"--" + boundary.encode()) == 7
 
 
 def test_mixed_parsed_by_mimewire_and_email(tmp_path: Path) -> None:
@@ -179,6 +214,31 @@ def test_mixed_parsed_by_mimewire_and_email(tmp_path: Path) -> None:
     ]
     assert stdlib[1].get_payload(decode=True) == PDF
     assert stdlib[2].get_payload(decode=True) == TXT
+
+
+def test_mixed_documented_example_decodes_like_the_client_body(tmp_path: Path) -> None:
+    """RingCentral's multipart/mixed example and the client's body for the same fax carry the
+    same parts: a JSON envelope without disposition, then the file as an attachment."""
+    content_type, documented = reference("mixed.http")
+    request, body = capture(
+        tmp_path,
+        "mixed",
+        to=["+18005554567"],
+        attachments=[Attachment(TXT, filename="fax.txt")],
+        resolution="High",
+        send_time=datetime(2013, 2, 26, 9, 31, 20, 882000, tzinfo=timezone.utc),
+    )
+    doc_parts = parts_of(content_type, documented)
+    our_parts = mimewire_parts(request, body)
+    for parts in (doc_parts, our_parts):
+        assert [(p["name"], p["filename"]) for p in parts] == [(None, None), (None, "fax.txt")]
+        assert parts[0]["content_type"] == "application/json"
+        assert "content-disposition" not in dict(parts[0]["headers"])
+        assert dict(parts[1]["headers"])["content-disposition"] == 'attachment; filename="fax.txt"'
+        assert parts[1]["data"] == TXT
+    documented_envelope = json.loads(doc_parts[0]["data"])
+    documented_envelope["to"][0]["phoneNumber"] = "+18005554567"  # the example omits the +
+    assert json.loads(our_parts[0]["data"]) == documented_envelope
 
 
 def test_mixed_golden_bytes(tmp_path: Path) -> None:
