@@ -102,6 +102,11 @@ class EmulatorConfig:
         ``Delivered`` ``delivered_delay`` seconds later.
     Scenarios:
         ``scenarios``: number suffix -> :class:`Scenario` (see :data:`DEFAULT_SCENARIOS`).
+    Connections (real seconds, not the emulator clock; see :mod:`ringfax.emulator._httpd`):
+        ``max_connections`` served at once (64), ``max_waiting_connections`` more accepted
+        and queued (128; beyond: 503 + ``Retry-After``); ``idle_timeout`` for a request's
+        first byte (30), ``header_timeout`` for the rest of its head (15), ``body_timeout``
+        per body read / response write (60).
     """
 
     client_id: str = "emulator-client-id"
@@ -127,3 +132,19 @@ class EmulatorConfig:
     delivered: bool = False
     delivered_delay: float = 5.0
     scenarios: dict[str, Scenario] = field(default_factory=lambda: dict(DEFAULT_SCENARIOS))
+    max_connections: int = 64
+    max_waiting_connections: int = 128
+    idle_timeout: float = 30.0
+    header_timeout: float = 15.0
+    body_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_connections", "idle_timeout", "header_timeout", "body_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"EmulatorConfig.{name} must be a positive number, not {value!r}")
+        waiting = self.max_waiting_connections
+        if isinstance(waiting, bool) or not isinstance(waiting, int) or waiting < 0:
+            raise ValueError(
+                f"EmulatorConfig.max_waiting_connections must be an int >= 0, not {waiting!r}"
+            )

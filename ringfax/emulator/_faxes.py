@@ -579,7 +579,7 @@ class FaxService:
         if total + size > cfg.max_message_size:
             raise ApiError(400, "MSG-338", "Message size limit exceeded")
         path = incoming / f"{index:04d}"
-        part.save(path)
+        self.store.write_file(path, part.iter_bytes(1 << 20))
         if size == 0:
             raise ApiError(400, "MSG-347", "Attachment body is empty")
         return _Upload(filename or None, ctype, size, path)
@@ -826,7 +826,8 @@ class FaxService:
             uploads = []
             for i, att in enumerate(original.attachments):
                 copy = incoming / f"{i:04d}"
-                shutil.copyfile(self.store.path_of(att), copy)
+                with open(self.store.path_of(att), "rb") as source:
+                    self.store.write_file(copy, iter(lambda: source.read(1 << 20), b""))
                 uploads.append(_Upload(att.filename, att.content_type, att.size, copy))
             attempts = {r.phone_number: r.attempt for r in original.recipients}
             return self._store_fax(request, uploads, "resend", original=original, attempts=attempts)
@@ -855,13 +856,3 @@ class FaxService:
         if row is None or row.availability == "Purged":
             raise cmn102("messageId", fax_id_text)
         return row
-
-
-def iter_file(path: Path, chunk_size: int = 1 << 16) -> Iterator[bytes]:
-    """Stream a file in chunks."""
-    with open(path, "rb") as fh:
-        while True:
-            chunk = fh.read(chunk_size)
-            if not chunk:
-                return
-            yield chunk

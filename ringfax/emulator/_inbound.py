@@ -18,6 +18,7 @@ forwarded (``originalMessageId`` + ``to``).
 
 from __future__ import annotations
 
+import errno
 import re
 import shutil
 from collections.abc import Iterable, Sequence
@@ -38,6 +39,7 @@ from ._faxes import (
     too_large,
 )
 from ._faxes import _Upload as Upload
+from ._files import StorageFull
 from ._store import FaxRow, RecipientRow
 
 __all__ = ["InboundFaxes", "InboundInvalid"]
@@ -124,7 +126,8 @@ class InboundFaxes:
         """Store a received fax from in-memory documents ``(filename, content_type, data)``.
 
         Raises ``TypeError`` for wrong argument types and ``ValueError`` (saying which
-        argument and why) for invalid values."""
+        argument and why) for invalid values, ``OSError`` (``ENOSPC``) when the data
+        directory is full (nothing is stored then)."""
         if not isinstance(from_number, str):
             raise TypeError(f"from_number must be a str, not {type(from_number).__name__}")
         if to_number is not None and not isinstance(to_number, str):
@@ -158,11 +161,13 @@ class InboundFaxes:
                     self._check_size(i, size, total, cfg.max_attachment_size)
                     total += size
                     path = incoming / f"{i:04d}"
-                    path.write_bytes(data)
+                    self.faxes.store.write_file(path, [bytes(data)])
                     uploads.append(Upload(_filename(name, i), _media_type(ctype, i), size, path))
                 return self._store(sender, receiver, _subject(subject), uploads)
             except InboundInvalid as exc:
                 raise ValueError(exc.reason) from None
+            except StorageFull as exc:
+                raise OSError(errno.ENOSPC, exc.message) from exc
             except ApiError as exc:
                 raise ValueError(f"{exc.code}: {exc.message}") from None
         finally:
@@ -259,7 +264,7 @@ class InboundFaxes:
         size = int(part.size)
         self._check_size(index, size, total, self.faxes.config.max_attachment_size)
         path = incoming / f"{index:04d}"
-        part.save(path)
+        self.faxes.store.write_file(path, part.iter_bytes(1 << 20))
         return Upload(_filename(str(filename), index), ctype, size, path)
 
     # -- storing ----------------------------------------------------------------------------

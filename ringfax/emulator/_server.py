@@ -1,19 +1,17 @@
-"""The HTTP layer: a threading HTTP/1.1 server speaking the RingCentral fax API."""
+"""The HTTP layer: routes and handlers of the RingCentral fax API (connections, pool and
+deadlines: :mod:`ringfax.emulator._httpd`)."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import logging
+import os
 import re
-import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -23,7 +21,15 @@ from ._auth import Auth
 from ._clock import Clock, parse_time
 from ._config import EmulatorConfig
 from ._errors import ApiError, OAuthError, cmn101, cmn102
-from ._faxes import COVER_PAGES, BodyTooLarge, FaxService, iter_file, media_type_of, too_large
+from ._faxes import COVER_PAGES, BodyTooLarge, FaxService, media_type_of, too_large
+from ._files import StorageFull, is_storage_full
+from ._httpd import (
+    BadRequestBody,
+    DeadlineHandler,
+    PooledHTTPServer,
+    RequestBody,
+    iter_chunks,
+)
 from ._inbound import InboundFaxes
 from ._input import load_json, parse_id
 from ._ratelimit import Decision, RateLimiter
@@ -42,99 +48,7 @@ _DRAIN_LIMIT = 128 * 1024 * 1024
 _EPILOGUE_DRAIN = 1024 * 1024
 
 
-class BadRequestBody(Exception):
-    """The request body framing (chunked encoding) is broken."""
-
-
-class RequestBody:
-    """Reads a request body framed by Content-Length or ``Transfer-Encoding: chunked``,
-    counting bytes and refusing more than ``cap`` (:class:`BodyTooLarge`)."""
-
-    def __init__(self, rfile: BinaryIO, length: int | None, chunked: bool, cap: int) -> None:
-        self._rfile = rfile
-        self._remaining = length
-        self._chunked = chunked
-        self._chunk_left = 0
-        self._cap = cap
-        self.consumed = 0
-        self.done = not chunked and not length
-
-    def _read_chunked(self, size: int) -> bytes:
-        if self._chunk_left == 0:
-            line = self._rfile.readline(1026)
-            if not line.endswith(b"\n"):
-                raise BadRequestBody("chunk size line too long or truncated")
-            text = line.split(b";", 1)[0].strip()
-            try:
-                self._chunk_left = int(text, 16)
-            except ValueError:
-                raise BadRequestBody(f"bad chunk size {text[:20]!r}") from None
-            if self._chunk_left < 0:
-                raise BadRequestBody("negative chunk size")
-            if self._chunk_left == 0:
-                while True:  # trailers
-                    trailer = self._rfile.readline(8192)
-                    if not trailer or trailer in (b"\r\n", b"\n"):
-                        break
-                self.done = True
-                return b""
-        data = self._rfile.read(min(size, self._chunk_left))
-        if not data:
-            raise BadRequestBody("connection closed inside a chunk")
-        self._chunk_left -= len(data)
-        if self._chunk_left == 0 and self._rfile.readline(3).strip():
-            raise BadRequestBody("missing CRLF after chunk data")
-        return data
-
-    def read(self, size: int = 1 << 16) -> bytes:
-        """Up to ``size`` bytes; b"" at the end of the body."""
-        if self.done:
-            return b""
-        if self._chunked:
-            data = self._read_chunked(size)
-        else:
-            assert self._remaining is not None
-            data = self._rfile.read(min(size, self._remaining))
-            if not data:
-                raise BadRequestBody("connection closed before Content-Length bytes arrived")
-            self._remaining -= len(data)
-            if self._remaining == 0:
-                self.done = True
-        self.consumed += len(data)
-        if self.consumed > self._cap:
-            raise BodyTooLarge(self._cap)
-        return data
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            data = self.read()
-            if not data:
-                if self.done:
-                    return
-                continue
-            yield data
-
-    def read_all(self, limit: int) -> bytes:
-        """The whole body (at most ``limit`` bytes, else :class:`BodyTooLarge`)."""
-        out = bytearray()
-        for chunk in self:
-            out += chunk
-            if len(out) > limit:
-                raise BodyTooLarge(limit)
-        return bytes(out)
-
-    def drain(self, limit: int) -> bool:
-        """Discard the rest of the body; False if that would take more than ``limit`` bytes."""
-        self._cap = self.consumed + limit
-        try:
-            while not self.done:
-                self.read()
-        except (BodyTooLarge, BadRequestBody, OSError):
-            return False
-        return True
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(DeadlineHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ringfax-emulator"
     sys_version = ""
@@ -146,7 +60,6 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     server: _HTTPServer
-    timeout = 120
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -160,8 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
         *,
         content_type: str = "application/json; charset=UTF-8",
         headers: dict[str, str] | None = None,
-        stream: Path | None = None,
-        length: int | None = None,
+        stream: BinaryIO | None = None,
+        length: int = 0,
     ) -> None:
         self.send_response(status)
         self.send_header("RCRequestId", self._request_id)
@@ -185,8 +98,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD" or status == 204:
             return
         if stream is not None:
-            for chunk in iter_file(stream):
+            sent = 0
+            for chunk in iter_chunks(stream, length):
                 self.wfile.write(chunk)
+                sent += len(chunk)
+            if sent != length:  # cannot happen to a file held open; never answer short
+                log.error("document shorter than its Content-Length (%d < %d)", sent, length)
+                self.close_connection = True
         elif body:
             self.wfile.write(body)
 
@@ -213,6 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._json(400, ApiError(400, "CMN-104", "Cannot parse request").body())
             return
+        self.begin_body()
         self._body = RequestBody(self.rfile, length, chunked, cap)  # type: ignore[arg-type]
         try:
             if length is not None and length > cap:
@@ -235,11 +154,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, err.body())
         except (ConnectionError, TimeoutError):
             self.close_connection = True
-        except Exception:  # pragma: no cover - a bug; answer like RingCentral would
-            log.exception("emulator error")
+        except Exception as exc:
+            if is_storage_full(exc):  # e.g. the upload spool (temporary directory) is full
+                err = StorageFull(str(exc))
+            else:  # pragma: no cover - a bug; answer like RingCentral would
+                log.exception("emulator error")
+                err = ApiError(500, "CMN-500", "Internal Server Error")
             self._finish_body()
-            err = ApiError(500, "CMN-500", "Internal Server Error")
-            self._json(500, err.body())
+            self._json(err.status, err.body())
             return
         if not self._body.done and not self._body.drain(_EPILOGUE_DRAIN):
             self.close_connection = True
@@ -469,8 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
         faxes = self.server.faxes
         row = faxes.get(ident)
         purge = (self._q("purge") or "").lower() == "true"
-        target = "Purged" if purge or row.availability == "Deleted" else "Deleted"
-        faxes.store.set_availability(row.id, target, faxes.clock.now())
+        if faxes.store.delete_fax(row.id, purge=purge, now=faxes.clock.now()) is None:
+            raise cmn102("messageId", ident)  # purged meanwhile
         self._send(204)
 
     def _update_message(self, ident: str) -> None:
@@ -486,13 +408,17 @@ class _Handler(BaseHTTPRequestHandler):
         availability = body.get("availability")
         if availability is not None and availability != "Alive":
             raise cmn101("availability", str(availability))
-        faxes.store.update_fax(
-            row.id, read_status=read, availability=availability, now=faxes.clock.now()
-        )
+        restore = availability is not None
+        now = faxes.clock.now()
+        if not faxes.store.update_fax(row.id, read_status=read, restore=restore, now=now):
+            raise cmn102("messageId", ident)  # purged meanwhile
         row = faxes.get(ident)
         self._json(200, faxes.render(row, self._base, store_style=True))
 
     def _content(self, ident: str, att_ident: str) -> None:
+        """Serve a document from a descriptor opened before the headers go out: a purge
+        after that cannot shorten the answer; a document purged (or lost) before it is a
+        404 ``CMN-102``, never a 500."""
         faxes = self.server.faxes
         row = faxes.get(ident)
         for att in row.attachments:
@@ -500,23 +426,32 @@ class _Handler(BaseHTTPRequestHandler):
                 break
         else:
             raise cmn102("attachmentId", att_ident)
-        path = faxes.store.path_of(att)
-        disposition = (self._q("contentDisposition") or "").lower()
-        headers = {}
-        if disposition in ("inline", "attachment"):
-            name = self._q("contentDispositionFilename") or att.filename or str(att.id)
-            safe = name.replace('"', "").replace("\r", "").replace("\n", "")
-            headers["Content-Disposition"] = (
-                f'{disposition}; filename="{safe.encode("ascii", "replace").decode()}"'
-                f"; filename*=UTF-8''{quote(safe)}"
+        try:
+            document = open(faxes.store.path_of(att), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            faxes.get(ident)  # 404 messageId when purged meanwhile
+            log.warning(
+                "document %s of message %s is missing from the data directory", att.id, ident
             )
-        self._send(
-            200,
-            content_type=att.content_type,
-            headers=headers,
-            stream=path,
-            length=path.stat().st_size,
-        )
+            raise cmn102("attachmentId", att_ident) from None
+        with document:
+            faxes.get(ident)  # opened just as a purge committed: answer as purged
+            disposition = (self._q("contentDisposition") or "").lower()
+            headers = {}
+            if disposition in ("inline", "attachment"):
+                name = self._q("contentDispositionFilename") or att.filename or str(att.id)
+                safe = name.replace('"', "").replace("\r", "").replace("\n", "")
+                headers["Content-Disposition"] = (
+                    f'{disposition}; filename="{safe.encode("ascii", "replace").decode()}"'
+                    f"; filename*=UTF-8''{quote(safe)}"
+                )
+            self._send(
+                200,
+                content_type=att.content_type,
+                headers=headers,
+                stream=document,
+                length=os.fstat(document.fileno()).st_size,
+            )
 
     # -- listing ----------------------------------------------------------------------------
 
@@ -676,11 +611,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
+class _HTTPServer(PooledHTTPServer):
     emulator_config: EmulatorConfig
     auth: Auth
     faxes: FaxService
@@ -689,35 +620,6 @@ class _HTTPServer(ThreadingHTTPServer):
     limiter: RateLimiter
     base_url: str
 
-    def __init__(self, address: tuple[str, int]) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-        self._connections: set[socket.socket] = set()
-        self._conn_lock = threading.Lock()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._conn_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._conn_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A connection failed mid-request (usually the client went away): log, don't print."""
-        log.debug("connection from %s failed", client_address, exc_info=True)
-
-    def close_connections(self) -> None:
-        with self._conn_lock:
-            conns = list(self._connections)
-            self._connections.clear()
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
 
 def bind_http_server(host: str, port: int) -> _HTTPServer:
     """Bind (and listen on) ``host:port``. A failure is an ``OSError`` whose message says
@@ -725,7 +627,7 @@ def bind_http_server(host: str, port: int) -> _HTTPServer:
     ``errno`` is the original one. Nothing stays open after a failure (socketserver closes
     the socket itself)."""
     try:
-        return _HTTPServer((host, port))
+        return _HTTPServer((host, port), _Handler)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             text = f"port {port} is already in use on {host}"
@@ -750,6 +652,7 @@ class EmulatorServer:
     ) -> None:
         self.httpd = httpd
         self.httpd.emulator_config = config
+        self.httpd.limits = config
         self.httpd.auth = Auth(store, config, clock)
         self.httpd.faxes = FaxService(store, config, clock)
         self.httpd.inbound = InboundFaxes(self.httpd.faxes)

@@ -2,6 +2,7 @@
 
 Layout of a data directory::
 
+    emulator.lock              held by the running emulator (see ``_files``), holder's pid
     emulator.sqlite3           faxes, recipients, attachments, tokens, id counter
     attachments/<fax id>/<attachment id>
     incoming/<uuid>/...        uploads in progress (removed on start)
@@ -9,7 +10,9 @@ Layout of a data directory::
 A fax becomes visible only when its rows are committed, and its files are moved into
 ``attachments/<fax id>/`` *before* that commit; on start, ``incoming/`` and any
 ``attachments/<fax id>`` directory without a committed fax row are removed. So a crash
-mid-upload leaves no half-stored fax.
+mid-upload leaves no half-stored fax. Availability changes (delete, purge, restore) are
+single transactions that check the current availability; a purge removes the files after its
+commit, so only a ``Purged`` row can lack its files.
 
 Change tracking (for message-sync): every write to a fax (creation, ``readStatus``,
 ``availability``) takes the next value of the ``change_seq`` counter in ``meta`` and
@@ -20,16 +23,19 @@ faxes count as changed at sequence 0).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ._files import DataDirLock, Opener, StorageFull, is_storage_full, open_new_file, write_file
 
 __all__ = ["AttachmentRow", "FaxRow", "RecipientRow", "Store", "TokenRow"]
 
@@ -181,14 +187,20 @@ class Store:
         self.data_dir = Path(data_dir)
         self.attachments_dir = self.data_dir / "attachments"
         self.incoming_dir = self.data_dir / "incoming"
+        self.opener: Opener = open_new_file
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.attachments_dir.mkdir(exist_ok=True)
-        shutil.rmtree(self.incoming_dir, ignore_errors=True)
-        self.incoming_dir.mkdir()
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.data_dir / "emulator.sqlite3", check_same_thread=False, isolation_level=None
-        )
+        self._dir_lock = DataDirLock(self.data_dir)  # before touching anything in it
+        try:
+            self.attachments_dir.mkdir(exist_ok=True)
+            shutil.rmtree(self.incoming_dir, ignore_errors=True)
+            self.incoming_dir.mkdir()
+            self._lock = threading.RLock()
+            self._db = sqlite3.connect(
+                self.data_dir / "emulator.sqlite3", check_same_thread=False, isolation_level=None
+            )
+        except BaseException:
+            self._dir_lock.release()
+            raise
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
@@ -212,6 +224,7 @@ class Store:
             self._remove_orphans()
         except BaseException:
             self._db.close()
+            self._dir_lock.release()
             raise
 
     @staticmethod
@@ -228,19 +241,28 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; a full disk raises :class:`StorageFull` (rolled back)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if is_storage_full(exc):
+                    raise StorageFull("writing the database") from exc
                 raise
-            self._db.execute("COMMIT")
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection and release the data directory."""
         with self._lock:
             self._db.close()
+            self._dir_lock.release()
+
+    def write_file(self, path: Path, chunks: Iterable[bytes]) -> int:
+        """Write a document file through :attr:`opener` (see :func:`write_file`)."""
+        return write_file(path, chunks, self.opener)
 
     def _remove_orphans(self) -> None:
         with self._lock:
@@ -447,42 +469,52 @@ class Store:
             (n,) = self._db.execute("SELECT COUNT(*) FROM faxes").fetchone()
             return int(n)
 
-    def set_availability(self, fax_id: int, availability: str, now: float) -> None:
-        """Mark a fax ``Deleted`` or ``Purged`` (its files are removed when purged)."""
+    def delete_fax(self, fax_id: int, *, purge: bool, now: float) -> str | None:
+        """DELETE in one transaction: ``Alive`` -> ``Deleted``, ``Deleted`` (or ``purge``) ->
+        ``Purged``; the new availability, or None when missing or already purged. Files go
+        after the commit: only a ``Purged`` row can lack its files."""
         with self._tx() as db:
+            found = db.execute("SELECT availability FROM faxes WHERE id = ?", (fax_id,)).fetchone()
+            if found is None or found[0] == "Purged":
+                return None
+            target = "Purged" if purge or found[0] == "Deleted" else "Deleted"
             seq = self._next_change(db)
             db.execute(
                 "UPDATE faxes SET availability = ?, deleted_at = COALESCE(deleted_at, ?),"
                 " change_seq = ?, modified = ? WHERE id = ?",
-                (availability, now, seq, now, fax_id),
+                (target, now, seq, now, fax_id),
             )
-        if availability == "Purged":
+        if target == "Purged":
             shutil.rmtree(self.attachments_dir / str(fax_id), ignore_errors=True)
+        return target
 
     def update_fax(
         self,
         fax_id: int,
         *,
         read_status: str | None = None,
-        availability: str | None = None,
+        restore: bool = False,
         now: float | None = None,
-    ) -> None:
-        """Change ``readStatus`` and/or restore ``availability`` (PUT/PATCH message-store).
-
-        Only an actual change counts as one (takes a change sequence number, sets
-        ``modified`` to ``now``)."""
+    ) -> bool:
+        """Change ``readStatus`` and/or restore a ``Deleted`` fax (PUT/PATCH) in one
+        transaction; False when the fax is missing or ``Purged`` by then (a purge racing a
+        restore never brings back a fax without files). Only an actual change takes a change
+        sequence number and sets ``modified``."""
         with self._tx() as db:
+            found = db.execute("SELECT availability FROM faxes WHERE id = ?", (fax_id,)).fetchone()
+            if found is None or found[0] == "Purged":
+                return False
             changed = 0
             if read_status is not None:
                 changed += db.execute(
                     "UPDATE faxes SET read_status = ? WHERE id = ? AND read_status != ?",
                     (read_status, fax_id, read_status),
                 ).rowcount
-            if availability is not None:
+            if restore:
                 changed += db.execute(
-                    "UPDATE faxes SET availability = ?, deleted_at = NULL"
-                    " WHERE id = ? AND availability != ?",
-                    (availability, fax_id, availability),
+                    "UPDATE faxes SET availability = 'Alive', deleted_at = NULL"
+                    " WHERE id = ? AND availability = 'Deleted'",
+                    (fax_id,),
                 ).rowcount
             if changed:
                 seq = self._next_change(db)
@@ -491,6 +523,7 @@ class Store:
                     " WHERE id = ?",
                     (seq, now, fax_id),
                 )
+        return True
 
     # -- tokens -----------------------------------------------------------------------------
 
@@ -507,25 +540,17 @@ class Store:
         values[8] = bool(values[8])
         return TokenRow(*values)  # type: ignore[arg-type]
 
+    def _insert_token(self, db: sqlite3.Connection, token: TokenRow) -> None:
+        values = (*dataclasses.astuple(token)[:7], int(token.access_valid))
+        values += (int(token.refresh_valid), token.refreshed_at, token.successor)
+        db.execute(
+            f"INSERT INTO tokens ({self._TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", values
+        )
+
     def insert_token(self, token: TokenRow) -> None:
         """Store a newly issued token pair."""
         with self._tx() as db:
-            db.execute(
-                f"INSERT INTO tokens ({self._TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    token.access_token,
-                    token.refresh_token,
-                    token.session_id,
-                    token.client_id,
-                    token.issued_at,
-                    token.access_expires,
-                    token.refresh_expires,
-                    int(token.access_valid),
-                    int(token.refresh_valid),
-                    token.refreshed_at,
-                    token.successor,
-                ),
-            )
+            self._insert_token(db, token)
 
     def token_by_access(self, access_token: str) -> TokenRow | None:
         """Look a token pair up by its access token."""
@@ -555,22 +580,10 @@ class Store:
                 " WHERE access_token = ?",
                 (now, new.access_token, old.access_token),
             )
-            db.execute(
-                f"INSERT INTO tokens ({self._TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    new.access_token,
-                    new.refresh_token,
-                    new.session_id,
-                    new.client_id,
-                    new.issued_at,
-                    new.access_expires,
-                    new.refresh_expires,
-                    1,
-                    1,
-                    None,
-                    None,
-                ),
+            fresh = dataclasses.replace(
+                new, access_valid=True, refresh_valid=True, refreshed_at=None, successor=None
             )
+            self._insert_token(db, fresh)
 
     def revoke_session(self, session_id: str) -> None:
         """Kill every token of a session."""
