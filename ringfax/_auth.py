@@ -10,7 +10,8 @@ new one from every answer replaces the old. A refresh answered with ``invalid_gr
 
 With a ``cache`` (e.g. :class:`~ringfax.FileTokenCache`) and a ``cache_key``, a cached token set
 is reused (its refresh token too) and every new one is stored, so separate processes do not
-each log in; a token the server rejects is dropped from the cache.
+each log in; a token the server rejects is dropped from the cache. A cache that is unreadable
+is ignored, but one that others could read or replace raises its ``UnsafeTokenCache``.
 
 Secrets (JWT, tokens, client secret) never appear in ``repr``/``str`` or error messages.
 """
@@ -23,8 +24,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ._errors import APIError, AuthError
+from ._ratelimit import PacingStore
 from ._token import Token
-from ._tokencache import FileTokenCache
+from ._tokencache import FileTokenCache, UnsafeTokenCache
 
 __all__ = [
     "EXPIRED_TOKEN_CODES",
@@ -209,8 +211,19 @@ class JWTAuth:
             return None
         try:
             return self._cache.load(self._cache_key)
+        except UnsafeTokenCache:
+            raise  # others could read or plant tokens: say so, with the fix
         except Exception:  # a broken cache must never break a call
             return None
+
+    def pacing_store(self) -> PacingStore | None:
+        """Where the client keeps rate-limit pacing state between processes: beside the
+        cached tokens, under the same key (None without a cache that supports it)."""
+        factory = getattr(self._cache, "pacing", None)
+        if self._cache is None or not callable(factory):
+            return None
+        store: PacingStore = factory(self._cache_key)
+        return store
 
     def _keep(self, token: Token) -> Token:
         self._token = token

@@ -81,7 +81,7 @@ def test_file_is_private_and_holds_no_jwt(tmp_path: Path) -> None:
     data = json.loads(text)
     assert data["version"] == 1 and len(data["tokens"]) == 1
     (key,) = data["tokens"]
-    assert key.startswith(SERVER + " app ") and len(key.split()[-1]) == 64
+    assert key.startswith(SERVER + " app jwt:") and len(key.split(":")[-1]) == 64
     assert [p.name for p in path.parent.iterdir() if not p.name.endswith(".lock")] == [
         "tokens.json"
     ]
@@ -163,6 +163,7 @@ def test_rejected_cached_token_is_dropped_and_replaced(tmp_path: Path) -> None:
 def test_a_broken_cache_file_is_ignored_and_repaired(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "tokens.json"
     path.write_bytes(content)
+    path.chmod(0o600)
     server = TokenServer()
     make(server, FileTokenCache(path), FakeClock()).get_fax(1)
     assert len(server.grants) == 1
