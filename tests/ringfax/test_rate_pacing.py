@@ -3,6 +3,9 @@ the window after a 429 without Retry-After, and tell on_wait about every long wa
 
 from __future__ import annotations
 
+import hashlib
+import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from _scripted_server import FakeClock, fax_json, json_response
 from ringfax import (
     Attachment,
     FaxClient,
+    FileTokenCache,
     FunctionTransport,
     RateLimited,
     Request,
@@ -46,9 +50,10 @@ class Server:
 
 def make(server: Server, waits: list[tuple[float, str]], **kw: object) -> FaxClient:
     clock = server.clock
+    if "jwt" not in kw:
+        kw["access_token"] = "t"
     return FaxClient(
         SERVER,
-        access_token="t",
         transport=FunctionTransport(server),
         clock=clock,
         sleep=clock.sleep,
@@ -187,3 +192,121 @@ def test_group_name_learned_from_the_server(tmp_path: Path) -> None:
     client.get_fax(1)
     assert clock.sleeps == [5.0]
     assert waits == [(5.0, "rate limit (Customplan group): waiting 5 s")]
+
+
+# ------------------------------------------------------- pacing shared between processes
+
+
+def test_a_new_client_paces_by_the_state_an_earlier_one_left_in_the_cache(tmp_path: Path) -> None:
+    """``ringfax send`` in a shell loop: each send is a new process (here: a new client on
+    the same cache file). The eleventh waits out the window instead of provoking a 429."""
+    clock = FakeClock()
+    cache = tmp_path / "cache" / "tokens.json"
+    sent: list[float] = []
+
+    def server(request: Request) -> Response:
+        request.read_body()
+        if request.url.endswith("/oauth/token"):
+            return json_response({"access_token": "at", "expires_in": 3600})
+        sent.append(clock.now)
+        recent = [t for t in sent if t > clock.now - 60]
+        if len(recent) > 10:
+            return json_response({"errorCode": "CMN-301"}, 429, limits("Heavy", 0))
+        return json_response(fax_json(len(sent)), headers=limits("Heavy", 10 - len(recent)))
+
+    def one_send() -> list[float]:
+        waits: list[tuple[float, str]] = []
+        client = FaxClient(
+            SERVER,
+            client_id="app",
+            client_secret="secret",
+            jwt="user-jwt",
+            transport=FunctionTransport(server),
+            clock=clock,
+            sleep=clock.sleep,
+            rand=lambda: 0.0,
+            token_cache=FileTokenCache(cache, clock=clock),
+            on_wait=lambda s, why: waits.append((s, why)),
+            retry=RetryPolicy.disabled(),
+        )
+        client.send_fax("+16505550100", [Attachment(b"%PDF", filename="a.pdf")])
+        clock.now += 1.0  # the shell starts the next process
+        return [s for s, _ in waits]
+
+    assert [one_send() for _ in range(10)] == [[]] * 10
+    assert one_send() == [59.0]  # 60 s after the tenth send, not a 429 and its penalty
+    assert one_send() == []
+    state = json.loads(cache.with_name("tokens.pacing.json").read_text())
+    assert list(state["pacing"]) == [f"{SERVER} app jwt:" + hashlib.sha256(b"user-jwt").hexdigest()]
+    assert stat.S_IMODE(cache.with_name("tokens.pacing.json").stat().st_mode) == 0o600
+
+
+def test_a_429_block_is_shared_and_a_hostile_state_file_is_bounded(tmp_path: Path) -> None:
+    clock = FakeClock()
+    cache = tmp_path / "tokens.json"
+    waits: list[tuple[float, str]] = []
+    first = Server(clock, json_response({"errorCode": "CMN-301"}, 429, {"Retry-After": "90"}))
+    jwt = {"client_id": "app", "client_secret": "secret", "jwt": "user-jwt"}
+    store = {"token_cache": FileTokenCache(cache, clock=clock), **jwt}
+    token = json_response({"access_token": "at", "expires_in": 3600})
+    first.answers.insert(0, token)
+    with pytest.raises(RateLimited):
+        make(server=first, waits=waits, retry=RetryPolicy(max_total_wait=10), **store).get_fax(1)
+    second = Server(clock, json_response(fax_json(1)))
+    store = {"token_cache": FileTokenCache(cache, clock=clock), **jwt}
+    make(server=second, waits=waits, **store).get_fax(1)
+    assert clock.sleeps == [90.0]
+    # a state file claiming a block for ten thousand years is cut to MAX_SERVER_WAIT
+    pacing = cache.with_name("tokens.pacing.json")
+    data = json.loads(pacing.read_text() if pacing.exists() else '{"version": 1, "pacing": {}}')
+    key = f"{SERVER} app jwt:" + hashlib.sha256(b"user-jwt").hexdigest()
+    data["pacing"][key] = {
+        "light": {"remaining": 0, "window": 1e300, "observed_at": clock.now, "blocked_until": 1e18}
+    }
+    pacing.write_text(json.dumps(data))
+    third = Server(clock, json_response(fax_json(1)))
+    store = {"token_cache": FileTokenCache(cache, clock=clock), **jwt}
+    with pytest.raises(RateLimited, match="3600 s"):
+        make(server=third, waits=waits, **store).get_fax(1)
+    assert clock.sleeps == [90.0] and third.log == []
+
+
+@pytest.mark.network
+def test_separate_sends_against_the_emulator_never_hit_its_penalty(tmp_path: Path) -> None:
+    """Twelve sends, each from a new client (a new ``ringfax send`` process) sharing one cache
+    directory, against the emulator's Heavy limit (10 per 60 s, then a 60 s penalty that
+    every early request restarts): the eleventh waits for the window, none is refused."""
+    from ringfax import Urllib3Transport
+    from ringfax.emulator import Emulator, EmulatorConfig, ManualClock
+
+    clock = ManualClock()
+    statuses: list[int] = []
+    config = EmulatorConfig(send_delay=1.0)
+    with Emulator(tmp_path / "emu", config=config, clock=clock) as emu:
+        inner = Urllib3Transport()
+
+        def transport(request: Request) -> Response:
+            response = inner.send(request)
+            statuses.append(response.status)
+            return response
+
+        waited: list[float] = []
+        for _ in range(12):
+            with FaxClient(
+                emu.url,
+                client_id=emu.client_id,
+                client_secret=emu.client_secret,
+                jwt=emu.jwt,
+                transport=FunctionTransport(transport),
+                clock=clock.now,
+                sleep=clock.sleep,
+                token_cache=FileTokenCache(tmp_path / "cache" / "tokens.json", clock=clock.now),
+                on_wait=lambda s, _why: waited.append(s),
+                retry=RetryPolicy.disabled(),
+            ) as client:
+                client.send_fax("+16505550100", [Attachment(b"%PDF-1.4\n", filename="a.pdf")])
+            clock.advance(0.5)
+        inner.close()
+    assert 429 not in statuses
+    assert statuses.count(200) == 13  # one login, twelve faxes
+    assert waited == [59.5]  # the window from the tenth send's report, less the 0.5 s since
