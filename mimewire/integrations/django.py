@@ -9,7 +9,8 @@ Django's parser that keeps its contract: the request's upload handlers get
 ``SkipFile``, ``StopUpload`` and ``StopFutureHandlers`` work as in Django.
 
 Settings: ``MIMEWIRE_FORM_LIMITS`` (a :class:`mimewire.Limits`) and
-``MIMEWIRE_FORM_FIELDS`` (a :class:`FieldPolicy`); without the latter, Django's
+``MIMEWIRE_FORM_FIELDS`` (a :class:`FieldPolicy`), or per request ``request.mimewire_limits``
+and ``request.mimewire_fields`` set before the form is read; without a policy, Django's
 ``DATA_UPLOAD_MAX_NUMBER_FIELDS``, ``DATA_UPLOAD_MAX_NUMBER_FILES`` and
 ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (all non-file fields together) apply. A refused body raises
 :class:`FormRejectedError` (a ``MultiPartParserError``); the middleware answers it with
@@ -66,8 +67,9 @@ def answer(rejection: FormRejected) -> HttpResponse:
     return JsonResponse(rejection.as_dict(), status=rejection.status)
 
 
-def _policy() -> FieldPolicy:
-    configured = getattr(settings, "MIMEWIRE_FORM_FIELDS", None)
+def _policy(configured: FieldPolicy | None) -> FieldPolicy:
+    if configured is None:
+        configured = getattr(settings, "MIMEWIRE_FORM_FIELDS", None)
     if configured is not None:
         assert isinstance(configured, FieldPolicy), "MIMEWIRE_FORM_FIELDS must be a FieldPolicy"
         return configured
@@ -79,8 +81,9 @@ def _policy() -> FieldPolicy:
     )
 
 
-def _limits() -> Limits | None:
-    configured = getattr(settings, "MIMEWIRE_FORM_LIMITS", None)
+def _limits(configured: Limits | None) -> Limits | None:
+    if configured is None:
+        configured = getattr(settings, "MIMEWIRE_FORM_LIMITS", None)
     assert configured is None or isinstance(configured, Limits), (
         "MIMEWIRE_FORM_LIMITS must be a mimewire.Limits"
     )
@@ -108,7 +111,24 @@ def _part_length(part: StreamedPart) -> int | None:
 
 
 class MultiPartParser(DjangoMultiPartParser):  # type: ignore[misc]
-    """Django's ``MultiPartParser`` contract, with mimewire decoding the body."""
+    """Django's ``MultiPartParser`` contract, with mimewire decoding the body.
+
+    ``fields`` and ``limits`` replace the ``MIMEWIRE_FORM_*`` settings for this request.
+    """
+
+    def __init__(
+        self,
+        META: Any,
+        input_data: Any,
+        upload_handlers: Any,
+        encoding: str | None = None,
+        *,
+        fields: FieldPolicy | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        super().__init__(META, input_data, upload_handlers, encoding)
+        self._mimewire_fields = fields
+        self._mimewire_limits = limits
 
     def _parse(self) -> tuple[Any, Any]:
         if self._content_length == 0:
@@ -121,7 +141,7 @@ class MultiPartParser(DjangoMultiPartParser):  # type: ignore[misc]
                 return result[0], result[1]
         self._post = QueryDict(mutable=True)
         self._files = MultiValueDict()
-        checker = FormChecker(_policy())
+        checker = FormChecker(_policy(self._mimewire_fields))
         try:
             self._read_parts(checker)
         except StopUpload as stop:
@@ -148,7 +168,7 @@ class MultiPartParser(DjangoMultiPartParser):  # type: ignore[misc]
         parts = parse_stream(
             self._input_data,
             self._meta.get("CONTENT_TYPE", ""),
-            limits=_limits(),
+            limits=_limits(self._mimewire_limits),
             chunk_size=min(self._chunk_size, _MAX_READ),
         )
         for part in parts:
@@ -208,12 +228,20 @@ class MultiPartParser(DjangoMultiPartParser):  # type: ignore[misc]
 
 
 def parse_file_upload(request: HttpRequest, META: Any, post_data: Any) -> tuple[Any, Any]:
-    """``HttpRequest.parse_file_upload`` with :class:`MultiPartParser`."""
+    """``HttpRequest.parse_file_upload`` with :class:`MultiPartParser`; a view may set
+    ``request.mimewire_fields`` / ``request.mimewire_limits`` before it reads the form."""
     request.upload_handlers = ImmutableList(
         request.upload_handlers,
         warning="You cannot alter upload handlers after the upload has been processed.",
     )
-    parser = MultiPartParser(META, post_data, request.upload_handlers, request.encoding)
+    parser = MultiPartParser(
+        META,
+        post_data,
+        request.upload_handlers,
+        request.encoding,
+        fields=getattr(request, "mimewire_fields", None),
+        limits=getattr(request, "mimewire_limits", None),
+    )
     try:
         return parser.parse()  # type: ignore[no-any-return]
     except FormRejectedError as exc:
