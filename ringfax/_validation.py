@@ -8,7 +8,11 @@ Rules (from RingCentral's fax documentation and API spec):
   number is *possible*), otherwise with a built-in rule: strip spaces, ``-``, ``.``, ``()``,
   ``/``; ``00`` becomes ``+``; a national number gets the country calling code of
   ``default_country`` (NANP countries: 10 digits, or 11 starting with ``1``; elsewhere the
-  trunk ``0`` is dropped, except for Italy) — see :data:`CALLING_CODES`;
+  trunk ``0`` is dropped, except for Italy) — see :data:`CALLING_CODES` — and an E.164 number
+  must start with an assigned country calling code (:data:`E164_COUNTRY_CODES`) followed by
+  10 digits for ``+1`` and at least :data:`MIN_SUBSCRIBER_DIGITS` elsewhere;
+* ``default_country`` must be a known ISO 3166-1 code (a key of :data:`CALLING_CODES`) on
+  both paths, also when every number is already in E.164;
 * attachment types by file extension (:data:`SUPPORTED_EXTENSIONS`, RingCentral's list);
 * no empty attachment; at most 50 MiB per attachment and in total. Sizes come from the source
   (bytes, a path's ``stat``, a seekable file's remaining bytes, or ``Attachment.size``). An
@@ -43,9 +47,12 @@ from ._models import Attachment, FaxResolution, Recipient, format_datetime
 
 __all__ = [
     "CALLING_CODES",
+    "E164_COUNTRY_CODES",
     "MAX_ATTACHMENT_SIZE",
     "MAX_COVER_PAGE_TEXT",
     "MAX_TOTAL_SIZE",
+    "MIN_SUBSCRIBER_DIGITS",
+    "NON_GEOGRAPHIC_CODES",
     "SEND_TIME_GRACE",
     "SUPPORTED_EXTENSIONS",
     "VALID_COVER_INDEXES",
@@ -105,18 +112,61 @@ _EXT_FOR_TYPE = {
 }
 
 CALLING_CODES: dict[str, str] = {
-    "US": "1", "CA": "1", "PR": "1", "GU": "1", "VI": "1", "BS": "1", "JM": "1", "DO": "1",
-    "GB": "44", "UK": "44", "IE": "353", "DE": "49", "AT": "43", "CH": "41", "FR": "33",
-    "BE": "32", "NL": "31", "LU": "352", "ES": "34", "PT": "351", "IT": "39", "DK": "45",
-    "SE": "46", "NO": "47", "FI": "358", "PL": "48", "CZ": "420", "GR": "30", "HU": "36",
-    "RO": "40", "IL": "972", "TR": "90", "ZA": "27", "AU": "61", "NZ": "64", "IN": "91",
-    "PH": "63", "SG": "65", "HK": "852", "JP": "81", "KR": "82", "CN": "86", "MX": "52",
-    "BR": "55", "AR": "54", "CL": "56", "CO": "57",
+    "AD": "376", "AE": "971", "AF": "93", "AG": "1", "AI": "1", "AL": "355", "AM": "374",
+    "AO": "244", "AQ": "672", "AR": "54", "AS": "1", "AT": "43", "AU": "61", "AW": "297",
+    "AX": "358", "AZ": "994", "BA": "387", "BB": "1", "BD": "880", "BE": "32", "BF": "226",
+    "BG": "359", "BH": "973", "BI": "257", "BJ": "229", "BL": "590", "BM": "1", "BN": "673",
+    "BO": "591", "BQ": "599", "BR": "55", "BS": "1", "BT": "975", "BV": "47", "BW": "267",
+    "BY": "375", "BZ": "501", "CA": "1", "CC": "61", "CD": "243", "CF": "236", "CG": "242",
+    "CH": "41", "CI": "225", "CK": "682", "CL": "56", "CM": "237", "CN": "86", "CO": "57",
+    "CR": "506", "CU": "53", "CV": "238", "CW": "599", "CX": "61", "CY": "357", "CZ": "420",
+    "DE": "49", "DJ": "253", "DK": "45", "DM": "1", "DO": "1", "DZ": "213", "EC": "593",
+    "EE": "372", "EG": "20", "EH": "212", "ER": "291", "ES": "34", "ET": "251", "FI": "358",
+    "FJ": "679", "FK": "500", "FM": "691", "FO": "298", "FR": "33", "GA": "241", "GB": "44",
+    "GD": "1", "GE": "995", "GF": "594", "GG": "44", "GH": "233", "GI": "350", "GL": "299",
+    "GM": "220", "GN": "224", "GP": "590", "GQ": "240", "GR": "30", "GS": "500", "GT": "502",
+    "GU": "1", "GW": "245", "GY": "592", "HK": "852", "HM": "672", "HN": "504", "HR": "385",
+    "HT": "509", "HU": "36", "ID": "62", "IE": "353", "IL": "972", "IM": "44", "IN": "91",
+    "IO": "246", "IQ": "964", "IR": "98", "IS": "354", "IT": "39", "JE": "44", "JM": "1",
+    "JO": "962", "JP": "81", "KE": "254", "KG": "996", "KH": "855", "KI": "686", "KM": "269",
+    "KN": "1", "KP": "850", "KR": "82", "KW": "965", "KY": "1", "KZ": "7", "LA": "856",
+    "LB": "961", "LC": "1", "LI": "423", "LK": "94", "LR": "231", "LS": "266", "LT": "370",
+    "LU": "352", "LV": "371", "LY": "218", "MA": "212", "MC": "377", "MD": "373", "ME": "382",
+    "MF": "590", "MG": "261", "MH": "692", "MK": "389", "ML": "223", "MM": "95", "MN": "976",
+    "MO": "853", "MP": "1", "MQ": "596", "MR": "222", "MS": "1", "MT": "356", "MU": "230",
+    "MV": "960", "MW": "265", "MX": "52", "MY": "60", "MZ": "258", "NA": "264", "NC": "687",
+    "NE": "227", "NF": "672", "NG": "234", "NI": "505", "NL": "31", "NO": "47", "NP": "977",
+    "NR": "674", "NU": "683", "NZ": "64", "OM": "968", "PA": "507", "PE": "51", "PF": "689",
+    "PG": "675", "PH": "63", "PK": "92", "PL": "48", "PM": "508", "PN": "64", "PR": "1",
+    "PS": "970", "PT": "351", "PW": "680", "PY": "595", "QA": "974", "RE": "262", "RO": "40",
+    "RS": "381", "RU": "7", "RW": "250", "SA": "966", "SB": "677", "SC": "248", "SD": "249",
+    "SE": "46", "SG": "65", "SH": "290", "SI": "386", "SJ": "47", "SK": "421", "SL": "232",
+    "SM": "378", "SN": "221", "SO": "252", "SR": "597", "SS": "211", "ST": "239", "SV": "503",
+    "SX": "1", "SY": "963", "SZ": "268", "TC": "1", "TD": "235", "TF": "262", "TG": "228",
+    "TH": "66", "TJ": "992", "TK": "690", "TL": "670", "TM": "993", "TN": "216", "TO": "676",
+    "TR": "90", "TT": "1", "TV": "688", "TW": "886", "TZ": "255", "UA": "380", "UG": "256",
+    "UM": "1", "US": "1", "UY": "598", "UZ": "998", "VA": "39", "VC": "1", "VE": "58",
+    "VG": "1", "VI": "1", "VN": "84", "VU": "678", "WF": "681", "WS": "685", "XK": "383",
+    "YE": "967", "YT": "262", "ZA": "27", "ZM": "260", "ZW": "263",
+    "AC": "247", "TA": "290",  # Ascension, Tristan da Cunha: ISO "exceptionally reserved"
+    "UK": "44",  # not ISO 3166-1 (that is GB), but what people type
 }  # fmt: skip
-"""Country calling codes used by the built-in rule when ``phonenumbers`` is not installed."""
+"""ISO 3166-1 alpha-2 country (plus ``UK``, and ``XK`` for Kosovo) -> ITU-T E.164 country
+calling code. ``default_country`` must be one of these keys (with or without
+``phonenumbers``); the built-in rule uses the code to normalise national numbers."""
+
+NON_GEOGRAPHIC_CODES = frozenset({"800", "808", "870", "878", "881", "882", "883", "888", "979"})
+"""ITU-T E.164 codes for global services (freephone, satellite, international networks)."""
+
+E164_COUNTRY_CODES = frozenset(CALLING_CODES.values()) | NON_GEOGRAPHIC_CODES
+"""Every assigned country calling code this library accepts at the start of an E.164 number
+(E.164 codes are prefix-free: at most one of ``+d``, ``+dd``, ``+ddd`` is assigned)."""
+
+MIN_SUBSCRIBER_DIGITS = 4
+"""Fewest digits after the country code of a dialable number (e.g. Niue: ``+683 4002``)."""
 
 _NANP = "1"
-_KEEP_TRUNK_ZERO = {"IT"}
+_KEEP_TRUNK_ZERO = {"IT", "VA"}
 _E164_RE = re.compile(r"\+[1-9][0-9]{6,14}")
 _SEPARATORS_RE = re.compile(r"[\s\-.()/]")
 
@@ -137,7 +187,39 @@ def _country(default_country: str | None) -> str | None:
         raise ValidationError(
             f"default_country {default_country!r} is not a two-letter ISO 3166-1 code"
         )
+    if code not in CALLING_CODES:
+        raise ValidationError(
+            f"default_country {default_country!r} is not an ISO 3166-1 country code "
+            f"(e.g. 'US', 'GB', 'DE')"
+        )
     return code
+
+
+def _check_e164(number: str, compact: str, label: str) -> str:
+    """``compact`` (``+`` and digits) with an assigned country code and a plausible length."""
+    if not _E164_RE.fullmatch(compact):
+        raise ValidationError(
+            f"{label}{number!r} is not in E.164 format (+ country code and 7-15 digits)"
+        )
+    digits = compact[1:]
+    code = next((digits[:n] for n in (1, 2, 3) if digits[:n] in E164_COUNTRY_CODES), None)
+    if code is None:
+        raise ValidationError(
+            f"{label}{number!r} does not start with an assigned country calling code "
+            f"(+{digits[:3]}... is none)"
+        )
+    national = digits[len(code) :]
+    if code == _NANP:
+        if len(national) != 10 or national[0] in "01":
+            raise ValidationError(
+                f"{label}{number!r} is not a valid +1 (NANP) number: expected 10 digits after "
+                f"+1, area code not starting with 0 or 1 (got {len(national)} digits)"
+            )
+    elif len(national) < MIN_SUBSCRIBER_DIGITS:
+        raise ValidationError(
+            f"{label}{number!r} is too short: {len(national)} digits after +{code}"
+        )
+    return compact
 
 
 def normalize_number(number: str, default_country: str | None = None, *, where: str = "") -> str:
@@ -182,11 +264,7 @@ def _normalize_builtin(number: str, country: str | None, label: str) -> str:
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     if compact.startswith("+"):
-        if _E164_RE.fullmatch(compact):
-            return compact
-        raise ValidationError(
-            f"{label}{number!r} is not in E.164 format (+ country code and 7-15 digits)"
-        )
+        return _check_e164(number, compact, label)
     if not compact.isdigit() or not compact.isascii():
         raise ValidationError(f"{label}{number!r} contains characters that are not digits")
     if country is None:
@@ -194,12 +272,7 @@ def _normalize_builtin(number: str, country: str | None, label: str) -> str:
             f"{label}{number!r} is not in E.164 format (+<country code><number>); pass "
             f"default_country='US' (for example) to normalise national numbers"
         )
-    code = CALLING_CODES.get(country)
-    if code is None:
-        raise ValidationError(
-            f"{label}cannot normalise {number!r} for default_country {country!r} without the "
-            f"'phonenumbers' package; pass the number in E.164 or install phonenumbers"
-        )
+    code = CALLING_CODES[country]
     if code == _NANP:
         if len(compact) == 11 and compact.startswith("1"):
             compact = compact[1:]
@@ -212,7 +285,7 @@ def _normalize_builtin(number: str, country: str | None, label: str) -> str:
     if country not in _KEEP_TRUNK_ZERO and compact.startswith("0"):
         compact = compact[1:]
     result = f"+{code}{compact}"
-    if not _E164_RE.fullmatch(result):
+    if not _E164_RE.fullmatch(result) or len(compact) < MIN_SUBSCRIBER_DIGITS:
         raise ValidationError(f"{label}{number!r} is not a valid {country} number")
     return result
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -73,13 +74,51 @@ def test_error_names_the_recipient(numbers: str) -> None:
         normalize_recipients(["+16505550123", "12"], "US")
 
 
-def test_builtin_rule_refuses_unknown_country(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_builtin_rule_knows_every_country(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ringfax._validation._load_phonenumbers", lambda: None)
     with pytest.raises(ValidationError, match=r"not in E\.164 format"):
         normalize_number("+1650abc0123")  # (phonenumbers reads letters as vanity digits)
-    with pytest.raises(ValidationError, match="without the 'phonenumbers' package"):
-        normalize_number("0123456789", "ZW")
-    assert normalize_number("+263 4 123456", "ZW") == "+2634123456"  # E.164 always works
+    assert normalize_number("04 123456", "ZW") == "+2634123456"
+    with pytest.raises(ValidationError, match=r"not a valid \+1 \(NANP\) number"):
+        normalize_number("+10505550123")  # area code 050 (phonenumbers checks length only)
+    assert normalize_number("+263 4 123456", "ZW") == "+2634123456"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("+1650555", "NANP|possible"),  # 6 digits after +1
+        ("+16505550123999", "NANP|possible"),
+        ("+2800123456", "assigned country calling code|not a valid phone number"),
+        ("+4412", "E.164|too short|possible"),
+    ],
+)
+def test_e164_number_needs_an_assigned_code_and_length(
+    numbers: str, raw: str, message: str
+) -> None:
+    with pytest.raises(
+        ValidationError, match=rf"^recipient #0: {re.escape(repr(raw))} .*({message})"
+    ):
+        normalize_number(raw, where="recipient #0")
+
+
+@pytest.mark.parametrize("country", ["XX", "QQ", "ZZ"])
+def test_unknown_country_is_refused_even_for_e164_numbers(numbers: str, country: str) -> None:
+    with pytest.raises(ValidationError, match=rf"default_country '{country}' is not an ISO 3166-1"):
+        normalize_number("+16505550123", country)
+
+
+def test_calling_codes_have_one_home() -> None:
+    from ringfax._validation import CALLING_CODES, E164_COUNTRY_CODES
+
+    assert {"1", "7", "44", "49", "263", "800"} <= E164_COUNTRY_CODES
+    assert set(CALLING_CODES.values()) <= E164_COUNTRY_CODES
+    for code in E164_COUNTRY_CODES:  # prefix-free, as ITU-T assigns them
+        assert not any(other != code and other.startswith(code) for other in E164_COUNTRY_CODES)
+    phonenumbers = pytest.importorskip("phonenumbers")
+    for region, code in CALLING_CODES.items():
+        if region in phonenumbers.SUPPORTED_REGIONS:
+            assert str(phonenumbers.country_code_for_region(region)) == code, region
 
 
 def test_normalize_recipients_shapes() -> None:
