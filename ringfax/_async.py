@@ -147,7 +147,11 @@ class AsyncFaxClient:
             message = await self.get_fax(message_id)
             if on_update is not None:
                 on_update(message)
-            if message.is_final or message.message_status is MessageStatus.RECEIVED:
+            if (
+                message.is_final
+                or message.is_deleted
+                or message.message_status is MessageStatus.RECEIVED
+            ):
                 return message
             now = clock()
             if now >= deadline:

@@ -22,17 +22,14 @@ token is cached (file mode 0600) in ``$XDG_CACHE_HOME/ringfax/tokens.json`` (def
 ``~/.cache/ringfax/tokens.json``) so that repeated calls do not log in each time;
 ``--no-token-cache`` turns that off.
 
-Exit codes: 0 success; 1 API or transport error (or a refused action, e.g. cancelling a fax
-that is no longer Queued); 2 usage or validation error (bad arguments, missing configuration,
-unreadable file, invalid input rejected before sending); 3 the fax reached a failed final status
-(``SendingFailed``/``DeliveryFailed``) with ``--wait``; 4 ``--wait`` timed out; 5 the fax POST
-failed after its body may have reached the server (it was NOT re-sent: check ``ringfax list``
-before sending again); 130 interrupted.
+Exit codes: :data:`~ringfax._cli_common.EXIT_CODES` (also in ``ringfax --help`` and
+docs/ringfax-cli.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -51,9 +48,13 @@ from ._cli_commands import (
 )
 from ._cli_common import (
     EXIT_API,
+    EXIT_BROKEN_PIPE,
+    EXIT_CANCELLED,
+    EXIT_CODES,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_MAYBE_SENT,
+    EXIT_NOTHING_TO_RESEND,
     EXIT_OK,
     EXIT_TIMEOUT,
     EXIT_USAGE,
@@ -70,9 +71,13 @@ from ._errors import FaxMaybeSentError, RingFaxError, TransportError, Validation
 
 __all__ = [
     "EXIT_API",
+    "EXIT_BROKEN_PIPE",
+    "EXIT_CANCELLED",
+    "EXIT_CODES",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_MAYBE_SENT",
+    "EXIT_NOTHING_TO_RESEND",
     "EXIT_OK",
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
@@ -215,13 +220,38 @@ def _add_send(sub: Any, common: argparse.ArgumentParser, waiting: argparse.Argum
     )
     p.set_defaults(func=cmd_send)
 
-    for name, what in (("resend", "resend a fax (to new numbers)"), ("forward", "forward a fax")):
-        p = _command(sub, name, parents=[common, waiting], help=what)
+    resend_help = "resend a failed fax to the recipients worth retrying (or to --to)"
+    descriptions = {
+        "resend": (
+            "Resend a failed fax. Without --to it goes to the recipients that failed with an "
+            "error worth retrying (LineBusy, NoAnswer, AllLinesInUse, ...); recipients that "
+            "failed with an error a resend does not fix (InvalidNumber, NoFaxMachine, ...) "
+            f"are skipped unless --include-final-failures is given. With no recipient left "
+            f"nothing is sent and the exit code is {EXIT_NOTHING_TO_RESEND}."
+        ),
+        "forward": "Forward a fax (sent or received) to other numbers.",
+    }
+    for name, what in (("resend", resend_help), ("forward", "forward a fax")):
+        p = _command(
+            sub, name, parents=[common, waiting], help=what, description=descriptions[name]
+        )
         p.add_argument("message_id", metavar="MESSAGE_ID", help="the fax to send again")
         if name == "forward":
             _recipients(p, required=True, what="forward to")
         else:
-            _recipients(p, required=False, what="new recipient (default: the same ones)")
+            _recipients(
+                p,
+                required=False,
+                what="send to this number instead (default: the recipients that failed with "
+                "an error worth retrying, e.g. LineBusy or NoAnswer; not those that failed "
+                "with e.g. InvalidNumber)",
+            )
+            p.add_argument(
+                "--include-final-failures",
+                action="store_true",
+                help="without --to: resend to every failed recipient, also those whose error "
+                "a resend does not fix (InvalidNumber, NoFaxMachine, ...)",
+            )
         p.set_defaults(func=cmd_resend)
 
 
@@ -336,8 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ringfax",
         description="Send, receive and track RingCentral faxes (or try it all locally: "
         "`ringfax demo`, `ringfax emulator`).",
-        epilog="Exit codes: 0 ok, 1 API/transport error, 2 usage/validation error, 3 fax "
-        "failed, 4 --wait timed out, 5 the fax may have been sent, 130 interrupted.",
+        epilog="Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES) + ".",
     )
     parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -367,6 +396,7 @@ def main(
         args.stdout = out
         args.stderr = err
         code: int = args.func(args)
+        out.flush()  # a closed pipe shows here, inside the handlers below, not at exit
         return code
     except UsageProblem as exc:
         print(f"error: {exc}", file=err)
@@ -395,12 +425,28 @@ def main(
     except RingFaxError as exc:
         print(f"error: {_library_message(exc)}", file=err)
         return EXIT_API
+    except BrokenPipeError:  # the transport turns socket errors into TransportError
+        _silence(out)
+        return EXIT_BROKEN_PIPE
     except OSError as exc:
         print(f"error: {exc}", file=err)
         return EXIT_API
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return EXIT_INTERRUPTED
+
+
+def _silence(out: TextIO) -> None:
+    """After ``ringfax list | head``: point the process's stdout at /dev/null so that the
+    interpreter's final flush does not report the broken pipe a second time."""
+    if out is not sys.stdout:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _library_message(exc: RingFaxError) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import re
 import signal
 import stat
 import threading
@@ -16,6 +18,7 @@ from typing import Any
 
 from ._cli_common import (
     EXIT_INTERRUPTED,
+    EXIT_NOTHING_TO_RESEND,
     EXIT_OK,
     CommandFailed,
     UsageProblem,
@@ -26,13 +29,17 @@ from ._cli_common import (
     make_client,
     message_dict,
     recipient,
+    recipient_state,
+    server_url,
+    state_text,
     status_text,
+    wait_notice,
     when,
 )
 from ._client import FaxClient
 from ._errors import APIError, TransportError
 from ._inbox import Inbox, ReceivedFax
-from ._models import CoverPage, FaxMessage, MessageAttachment
+from ._models import CoverPage, FaxMessage, MessageAttachment, Recipient, RecipientStatus
 from ._progress import UploadProgress
 
 # -- following a fax ---------------------------------------------------------------------------
@@ -54,7 +61,7 @@ class Follow:
             return
         for r in msg.to:
             key = r.recipient_id or r.phone_number or "?"
-            state = status_text(r.message_status)
+            state = recipient_state(msg, r)
             if r.fax_error_code:
                 state += f" ({r.fax_error_code})"
             if self.seen.get(key) != state:
@@ -161,10 +168,54 @@ def cmd_send(args: argparse.Namespace) -> int:
         return exit_for(msg) if args.wait else EXIT_OK
 
 
+def _failure_text(r: RecipientStatus) -> str:
+    info = r.error
+    why = f"{info.code}: {info.reason}" if info is not None else status_text(r.message_status)
+    return f"{r.phone_number or '?'} ({why})"
+
+
+def _resend_targets(client: FaxClient, args: argparse.Namespace) -> list[Recipient] | None:
+    """``resend`` without ``--to``: the failed recipients worth retrying (all failed ones with
+    ``--include-final-failures``); None when there is nothing to resend (already reported)."""
+    original = client.get_fax(args.message_id)
+    failed = original.failed_recipients
+    chosen = failed if args.include_final_failures else original.retryable_recipients
+    skipped = [r for r in failed if r not in chosen]
+    if skipped and chosen and not args.quiet:
+        print(
+            "not resending to "
+            + ", ".join(_failure_text(r) for r in skipped)
+            + ": a resend does not fix that (--include-final-failures resends anyway)",
+            file=args.stderr,
+        )
+    targets = [Recipient(r.phone_number, r.name) for r in chosen if r.phone_number]
+    if targets:
+        return targets
+    if skipped:
+        reason = (
+            "its failed recipients failed for reasons a resend does not fix: "
+            + ", ".join(_failure_text(r) for r in skipped)
+            + " (--include-final-failures resends to them anyway; --to NUMBER sends elsewhere)"
+        )
+    else:
+        reason = (
+            f"no recipient failed (status {state_text(original)}); "
+            f"`ringfax forward {args.message_id} --to NUMBER` sends it to another number"
+        )
+    print(f"nothing to resend: message {args.message_id}: {reason}", file=args.stderr)
+    if args.json:
+        print(json.dumps({"id": args.message_id, "resent": False}), file=args.stdout)
+    return None
+
+
 def cmd_resend(args: argparse.Namespace) -> int:
     recipients = [recipient(t) for t in args.to] or None
     send_time = when(args.send_at, "--send-at", future=True)
     with make_client(args) as client:
+        if recipients is None:
+            recipients = _resend_targets(client, args)
+            if recipients is None:
+                return EXIT_NOTHING_TO_RESEND
         msg = client.resend_fax(
             args.message_id, recipients, send_time, default_country=args.country
         )
@@ -205,7 +256,7 @@ def _list_row(m: FaxMessage) -> list[str]:
     else:
         party = ", ".join(r.phone_number or "?" for r in m.to)
     pages = "-" if m.fax_page_count is None else str(m.fax_page_count)
-    status = status_text(m.message_status)
+    status = state_text(m)
     if inbound and m.read_status:
         status += f" ({m.read_status.lower()})"
     return [m.id, when_, "in" if inbound else "out", status, pages, party]
@@ -246,8 +297,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _names_a_directory(text: str) -> bool:
+    """``-o DIR/`` (a trailing separator) or an existing directory."""
+    separators = tuple(sep for sep in (os.sep, os.altsep) if sep)
+    return text.endswith(separators) or Path(text).is_dir()
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     out = Path(args.output)
+    into_directory = _names_a_directory(args.output)
     with make_client(args) as client:
         msg = client.get_fax(args.message_id)
         targets: list[str | MessageAttachment] = list(msg.attachments)
@@ -256,11 +314,18 @@ def cmd_download(args: argparse.Namespace) -> int:
             targets = list(wanted) or [args.attachment_id]
         if not targets:
             raise UsageProblem(f"message {args.message_id} has no attachments")
-        if len(targets) > 1 and not out.is_dir():
+        if len(targets) > 1 and not into_directory:
             raise UsageProblem(
                 f"message {args.message_id} has {len(targets)} attachments:"
-                " give an ATTACHMENT_ID or an existing directory as --output"
+                " give an ATTACHMENT_ID, or a directory as --output (DIR/ creates it)"
             )
+        if into_directory:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UsageProblem(
+                    f"--output {args.output!r}: cannot create the directory: {exc.strerror or exc}"
+                ) from None
         paths = [
             str(client.download(args.message_id, t, out, overwrite=args.force)) for t in targets
         ]
@@ -393,22 +458,65 @@ def _stop_on_sigterm(enabled: bool) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class _Outage:
+    """``receive --watch`` during a server outage: one line when it starts (what failed, when
+    the next try is), one when the server answers again; the failed cycles in between are
+    silent."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.failures = 0
+
+    def failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.failures > 1 or self.args.quiet:
+            return
+        reason = re.sub(r"^[A-Z]+ \S+: ", "", str(exc))  # the URL is in the start line
+        retry_at = datetime.now(timezone.utc) + timedelta(seconds=self.args.watch)
+        print(
+            f"warning: the server is not answering ({reason}); retrying every "
+            f"{self.args.watch:g} s, next at {retry_at:%H:%M:%S} UTC",
+            file=self.args.stderr,
+            flush=True,
+        )
+
+    def answered(self) -> None:
+        if self.failures and not self.args.quiet:
+            print(
+                f"the server answers again (after {self.failures} failed attempt(s))",
+                file=self.args.stderr,
+                flush=True,
+            )
+        self.failures = 0
+
+
 def cmd_receive(args: argparse.Namespace) -> int:
     since = _since(args.since)
     sleep: Callable[[float], None] = time.sleep
-    with make_client(args) as client, _stop_on_sigterm(args.watch is not None):
+    watching = args.watch is not None
+    on_wait = wait_notice(args, retries=not watching)  # --watch reports outages by itself
+    with make_client(args, on_wait=on_wait) as client, _stop_on_sigterm(watching):
         inbox = Inbox(client, args.to_dir, mark_read=args.mark_read, since=since)
         total = 0
         warned = False
+        outage = _Outage(args)
+        if watching and not args.quiet:
+            print(
+                f"watching {server_url(args)} for received faxes every {args.watch:g} s, "
+                f"saving them in {args.to_dir} (Ctrl-C stops)",
+                file=args.stderr,
+                flush=True,
+            )
         try:
             while True:
                 try:
                     got = inbox.sync()
+                    outage.answered()
                 except (TransportError, APIError) as exc:
                     transient = not isinstance(exc, APIError) or exc.status >= 429
-                    if args.watch is None or not transient:
+                    if not watching or not transient:
                         raise
-                    print(f"warning: {exc} (trying again in {args.watch:g} s)", file=args.stderr)
+                    outage.failed(exc)
                     got = []
                 if inbox.older_records_exist and not warned and not args.quiet:
                     warned = True

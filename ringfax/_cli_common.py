@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._client import ENV_VARS, FaxClient
-from ._models import FaxMessage, MessageStatus, Recipient
+from ._models import FaxMessage, MessageStatus, Recipient, RecipientStatus
 
 EXIT_OK = 0
 EXIT_API = 1
@@ -22,7 +22,44 @@ EXIT_USAGE = 2
 EXIT_FAILED = 3
 EXIT_TIMEOUT = 4
 EXIT_MAYBE_SENT = 5
+EXIT_CANCELLED = 6
+EXIT_NOTHING_TO_RESEND = 7
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "success"),
+    (
+        EXIT_API,
+        "API or transport error, or a refused action (e.g. cancelling a fax that is no longer "
+        "Queued)",
+    ),
+    (
+        EXIT_USAGE,
+        "usage or validation error (bad arguments, missing configuration, unreadable file, "
+        "input refused before sending)",
+    ),
+    (EXIT_FAILED, "with --wait: the fax failed (SendingFailed or DeliveryFailed)"),
+    (EXIT_TIMEOUT, "--wait timed out; the fax is still in progress"),
+    (
+        EXIT_MAYBE_SENT,
+        "the fax POST failed after its body may have reached the server; it was not re-sent: "
+        "check `ringfax list` before sending again",
+    ),
+    (EXIT_CANCELLED, "with --wait: the fax was cancelled or deleted before it was sent"),
+    (
+        EXIT_NOTHING_TO_RESEND,
+        "resend: no recipient left to resend to (none failed, or only with errors a resend "
+        "does not fix; --include-final-failures resends to those)",
+    ),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"),
+    (
+        EXIT_BROKEN_PIPE,
+        "stdout was closed early (`ringfax list` piped into `head`); ends quietly, like other "
+        "Unix tools killed by SIGPIPE (128 + 13)",
+    ),
+)
+"""Every exit code of ``ringfax`` and its meaning (the ``--help`` epilog is built from it)."""
 
 #: Extra keyword arguments for every client the CLI builds (tests shorten retries with it).
 CLIENT_DEFAULTS: dict[str, Any] = {}
@@ -87,8 +124,9 @@ def make_client(args: argparse.Namespace, **kwargs: Any) -> FaxClient:
     return FaxClient(server, client_id=cid, client_secret=secret, jwt=jwt, **kwargs)
 
 
-def wait_notice(args: argparse.Namespace) -> Callable[[float, str], None]:
-    """The client's ``on_wait``: one line on stderr per wait (rate limit, retry backoff)."""
+def wait_notice(args: argparse.Namespace, *, retries: bool = True) -> Callable[[float, str], None]:
+    """The client's ``on_wait``: one line on stderr per wait (rate limit, retry backoff;
+    ``retries=False``: rate-limit waits only)."""
 
     def on_wait(seconds: float, reason: str) -> None:
         if args.quiet:
@@ -98,6 +136,8 @@ def wait_notice(args: argparse.Namespace) -> Callable[[float, str], None]:
             group = re.search(r"\(([^)]*?)(?: group)?\)", text)
             where = f" ({group.group(1)} group)" if group else ""
             text = f"waiting {math.ceil(seconds)} s on the rate limit{where}"
+        elif not retries:
+            return
         else:  # retry backoff: "<what failed>; retrying in N s"
             text = re.sub(r";?\s*retrying in [\d.]+ ?s\.?$", "", text)
             text = f"{text}; retrying in {math.ceil(seconds)} s"
@@ -157,12 +197,38 @@ def status_text(value: MessageStatus | None) -> str:
     return value.value if value is not None else "?"
 
 
+def is_cancelled(msg: FaxMessage) -> bool:
+    """Deleted before it left ``Queued``: it will never be sent (what ``cancel`` does)."""
+    return msg.is_deleted and msg.message_status in (None, MessageStatus.QUEUED)
+
+
+def recipient_state(msg: FaxMessage, r: RecipientStatus) -> str:
+    """One recipient's status; ``Cancelled`` for a Queued recipient of a deleted fax."""
+    if msg.is_deleted and r.message_status is MessageStatus.QUEUED:
+        return "Cancelled"
+    return status_text(r.message_status)
+
+
+def state_text(msg: FaxMessage) -> str:
+    """The status a person should see: ``Sent``, ``Cancelled (Deleted)``, ``Sent (Purged)``.
+
+    A cancelled fax keeps ``messageStatus`` ``Queued`` on the server; showing that alone
+    would say it is still on its way.
+    """
+    if not msg.is_deleted:
+        return status_text(msg.message_status)
+    shown = "Cancelled" if is_cancelled(msg) else status_text(msg.message_status)
+    return f"{shown} ({msg.availability})"
+
+
 def message_dict(msg: FaxMessage) -> dict[str, Any]:
     """A compact, JSON-serialisable view of a fax message."""
     return {
         "id": msg.id,
         "direction": msg.direction,
         "messageStatus": status_text(msg.message_status),
+        "availability": msg.availability,
+        "cancelled": is_cancelled(msg),
         "readStatus": msg.read_status,
         "faxPageCount": msg.fax_page_count,
         "creationTime": msg.creation_time.isoformat() if msg.creation_time else None,
@@ -192,7 +258,8 @@ def message_dict(msg: FaxMessage) -> dict[str, Any]:
 
 def describe(msg: FaxMessage, out: TextIO) -> None:
     pages = msg.fax_page_count if msg.fax_page_count is not None else "-"
-    head = f"message {msg.id}: {status_text(msg.message_status)} (pages: {pages})"
+    cancelled = ", it will not be sent" if is_cancelled(msg) else ""
+    head = f"message {msg.id}: {state_text(msg)}{cancelled} (pages: {pages})"
     if msg.direction == "Inbound":
         sender = msg.from_.phone_number if msg.from_ is not None else None
         head += f", received from {sender or 'unknown'}"
@@ -204,7 +271,7 @@ def describe(msg: FaxMessage, out: TextIO) -> None:
         if r.name:
             line += f" ({r.name})"
         if msg.direction != "Inbound":
-            line += f": {status_text(r.message_status)}"
+            line += f": {recipient_state(msg, r)}"
         if r.fax_error_code:
             info = r.error
             line += f" - {r.fax_error_code}"
@@ -236,9 +303,12 @@ def lines(args: argparse.Namespace, rows: list[str]) -> Callable[[], None]:
 
 
 def exit_for(msg: FaxMessage) -> int:
+    """The exit code of a ``--wait`` that ended on ``msg``."""
     status = msg.message_status
     if status is not None and status.is_failure:
         return EXIT_FAILED
+    if is_cancelled(msg):
+        return EXIT_CANCELLED
     return EXIT_OK
 
 

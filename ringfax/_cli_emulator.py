@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import io
 import json
 import mimetypes
 import signal
@@ -166,7 +167,7 @@ def cmd_inject(args: argparse.Namespace) -> int:
             file=args.stdout,
         )
 
-    emit(args, message_dict(msg), text)
+    emit(args, message_dict(msg), text if not args.quiet else lambda: None)
     return EXIT_OK
 
 
@@ -186,10 +187,22 @@ def _error_text(body: str) -> str:
 # -- demo --------------------------------------------------------------------------------------
 
 
+class _Discard(io.StringIO):
+    """``demo -q``: the narration goes nowhere (without growing in memory)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ._transport import _urllib3
     from .emulator import Emulator, EmulatorConfig
     from .emulator._samples import make_pdf, make_tiff
 
+    _urllib3()  # without the `fax` extra, say so before starting anything
+    stdout = args.stdout
+    if args.quiet:
+        args.stdout = _Discard()
     out = args.stdout
     config = EmulatorConfig(send_delay=args.send_delay, page_delay=0.0, delivered=False)
     with tempfile.TemporaryDirectory(prefix="ringfax-demo-") as tmp_name:
@@ -212,7 +225,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     return EXIT_API
                 _demo_receive_forward(args, emu, client, tiff, tmp)
                 if args.json:
-                    print(json.dumps(message_dict(final), indent=2), file=out)
+                    print(json.dumps(message_dict(final), indent=2), file=stdout)
         print("emulator stopped", file=out)
     return exit_for(final)
 

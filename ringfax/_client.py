@@ -611,10 +611,12 @@ class FaxClient:
         on_update: Callable[[FaxMessage], None] | None = None,
     ) -> FaxMessage:
         """Poll until the fax reaches a final status (Sent, Delivered, SendingFailed,
-        DeliveryFailed — or Received for an inbound fax) and return it.
+        DeliveryFailed — or Received for an inbound fax) or is deleted, and return it.
 
-        ``Queued`` keeps polling every ``poll`` seconds; after ``timeout`` seconds
-        :class:`WaitTimeout` is raised (its ``last`` holds the last state seen).
+        A cancelled fax stays ``Queued`` with ``availability`` ``Deleted``: the wait ends there
+        too, and :attr:`FaxMessage.is_deleted` tells the two outcomes apart. ``Queued`` keeps
+        polling every ``poll`` seconds; after ``timeout`` seconds :class:`WaitTimeout` is
+        raised (its ``last`` holds the last state seen).
         """
         if poll <= 0:
             raise ValidationError("poll must be > 0 seconds")
@@ -623,7 +625,11 @@ class FaxClient:
             message = self.get_fax(message_id)
             if on_update is not None:
                 on_update(message)
-            if message.is_final or message.message_status is MessageStatus.RECEIVED:
+            if (
+                message.is_final
+                or message.is_deleted
+                or message.message_status is MessageStatus.RECEIVED
+            ):
                 return message
             now = self._clock()
             if now >= deadline:

@@ -16,6 +16,7 @@ from typing import IO, Any, Union
 from ._filenames import sanitize_filename
 
 __all__ = [
+    "DELETED_AVAILABILITIES",
     "FAX_ERROR_TABLE",
     "TERMINAL_STATUSES",
     "Attachment",
@@ -46,6 +47,13 @@ class MessageStatus(str, enum.Enum):
     DELIVERY_FAILED = "DeliveryFailed"
     SENDING_FAILED = "SendingFailed"
     RECEIVED = "Received"
+
+    def __str__(self) -> str:
+        """The wire value (``SendingFailed``), so logs and f-strings show what the API says."""
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
     @property
     def is_final(self) -> bool:
@@ -81,11 +89,22 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
+DELETED_AVAILABILITIES = frozenset({"Deleted", "Purged"})
+"""``availability`` values of a deleted message (``Alive`` is the other one)."""
+
+
 class FaxResolution(str, enum.Enum):
     """``faxResolution``: High = 200 dpi, Low = 100 dpi."""
 
     HIGH = "High"
     LOW = "Low"
+
+    def __str__(self) -> str:
+        """The wire value (``High``)."""
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 @dataclass(frozen=True)
@@ -380,9 +399,24 @@ class FaxMessage:
         return all(r.message_status is not MessageStatus.QUEUED for r in self.to)
 
     @property
+    def is_deleted(self) -> bool:
+        """True when the message was deleted (``availability`` ``Deleted`` or ``Purged``).
+
+        Cancelling a Queued fax deletes it: its ``messageStatus`` stays ``Queued`` for good,
+        so this, not the status, says that it will not be sent.
+        """
+        return self.availability in DELETED_AVAILABILITIES
+
+    @property
     def failed_recipients(self) -> tuple[RecipientStatus, ...]:
         """Recipients whose status is SendingFailed or DeliveryFailed."""
         return tuple(r for r in self.to if r.message_status and r.message_status.is_failure)
+
+    @property
+    def retryable_recipients(self) -> tuple[RecipientStatus, ...]:
+        """Failed recipients whose ``faxErrorCode`` is worth retrying (see
+        :data:`FAX_ERROR_TABLE`): the ones a resend can reach without anyone fixing anything."""
+        return tuple(r for r in self.failed_recipients if r.retryable)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FaxMessage:

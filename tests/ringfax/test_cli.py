@@ -219,7 +219,7 @@ def test_receive_watch_survives_a_network_error_and_stops_on_ctrl_c(
         "received fax 42 from +16505550150, 2 page(s):",
         f"  {tmp_path / '42-scan.pdf'}",
     ]
-    assert "warning: GET x: could not connect (trying again in 30 s)" in err
+    assert "warning: the server is not answering (could not connect); retrying every 30 s" in err
     assert err.rstrip().endswith(f"1 new fax(es) in {tmp_path}")
     assert sleeps == [30.0, 30.0, 30.0]
 

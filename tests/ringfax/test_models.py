@@ -225,3 +225,48 @@ def test_datetime_helpers() -> None:
     assert parse_datetime("2016-12-01T00:00:00Z") == datetime(2016, 12, 1, tzinfo=timezone.utc)
     assert parse_datetime("2016-12-01T00:00:00") == datetime(2016, 12, 1, tzinfo=timezone.utc)
     assert parse_datetime(None) is None and parse_datetime("garbage") is None
+
+
+def test_enums_print_as_their_wire_values(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from ringfax import NotCancellable, WaitTimeout
+    from ringfax._models import FaxResolution
+
+    failed = MessageStatus.SENDING_FAILED
+    assert str(failed) == "SendingFailed"
+    assert f"{failed}|{failed:>15}|{failed!s}" == "SendingFailed|  SendingFailed|SendingFailed"
+    assert "%s" % failed == "SendingFailed"  # noqa: UP031 - the logging style
+    assert "{}".format(failed) == "SendingFailed"  # noqa: UP032
+    assert str(FaxResolution.HIGH) == "High" and f"{FaxResolution.LOW}" == "Low"
+    assert repr(failed) == "<MessageStatus.SENDING_FAILED: 'SendingFailed'>"  # repr stays exact
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("ringfax.test").info("fax %s is %s", "1", failed)
+    assert caplog.messages == ["fax 1 is SendingFailed"]
+    msg = FaxMessage.from_json({"id": "9", "messageStatus": "Queued"})
+    assert str(WaitTimeout("9", 5.0, msg)).endswith("(last status: Queued)")
+    assert "Sent" in str(NotCancellable("9", MessageStatus.SENT))
+    assert "MessageStatus." not in str(NotCancellable("9", MessageStatus.SENT))
+
+
+def test_deleted_messages_and_retryable_recipients() -> None:
+    msg = FaxMessage.from_json(
+        {
+            "id": "5",
+            "availability": "Deleted",
+            "messageStatus": "SendingFailed",
+            "to": [
+                {"phoneNumber": "+16505550001", "messageStatus": "SendingFailed",
+                 "faxErrorCode": "LineBusy"},
+                {"phoneNumber": "+16505550003", "messageStatus": "SendingFailed",
+                 "faxErrorCode": "InvalidNumber"},
+                {"phoneNumber": "+16505550123", "messageStatus": "Sent"},
+            ],
+        }
+    )  # fmt: skip
+    assert msg.is_deleted
+    assert [r.phone_number for r in msg.failed_recipients] == ["+16505550001", "+16505550003"]
+    assert [r.phone_number for r in msg.retryable_recipients] == ["+16505550001"]
+    for availability, deleted in (("Alive", False), (None, False), ("Purged", True)):
+        raw = {"id": "5", "availability": availability}
+        assert FaxMessage.from_json(raw).is_deleted is deleted
