@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ._encodedword import decode_encoded_words
 from ._errors import MalformedInput, UsageError
 from ._params import parse_header_params
 
@@ -155,10 +156,22 @@ class PartStart(_ParsedCache):
         """The file name from Content-Disposition.
 
         Outside form-data a decodable ``filename*`` wins over ``filename`` (RFC 6266); in
-        form-data a ``filename*`` must agree with ``filename`` (else MalformedInput).
+        form-data a ``filename*`` must agree with ``filename`` (else MalformedInput). A
+        ``filename`` made only of RFC 2047 encoded words (``=?utf-8?B?...?=``, as mail
+        clients send) is decoded when no ``filename*`` is present; one that cannot be
+        decoded is returned as sent (see :mod:`mimewire._encodedword`).
         """
         parsed = self._params("Content-Disposition", "content-disposition")
-        return parsed[1].get("filename") if parsed else None
+        if not parsed:
+            return None
+        filename = parsed[1].get("filename")
+        if filename is None or "=?" not in filename:
+            return filename
+        raw = self._only("Content-Disposition", "content-disposition") or ""
+        if "filename*" in raw.lower():  # RFC 2231/8187 values are never RFC 2047
+            return filename
+        decoded = decode_encoded_words(filename)
+        return filename if decoded is None else decoded
 
     @property
     def content_type(self) -> str | None:
