@@ -8,6 +8,8 @@ parsers read differently (a WAF-bypass risk) -- with :class:`MalformedInput`:
 * the same parameter twice (names are case-insensitive): ``name="a"; NAME="b"``, two
   ``key*=`` values, the same continuation section twice, or ``key*=`` together with
   ``key*0=`` continuations;
+* continuations ``key*0``, ``key*1``, ... that do not run 0, 1, 2, ... in wire order (a
+  missing section 0, a gap, sections out of order);
 * ``boundary`` together with ``boundary*`` (whatever the values);
 * a plain ``key=`` and an extended ``key*=`` (or continuations) that decode to different
   values -- except ``filename`` outside form-data, where RFC 6266 §4.3 defines the plain
@@ -143,6 +145,25 @@ def _join_continuations(sections: dict[int, tuple[str, bool]]) -> tuple[str, boo
     return decoded, True
 
 
+def _section_problem(numbers: list[int]) -> str | None:
+    """Why RFC 2231 section numbers in wire order are not ``0, 1, 2, ...``, or ``None``.
+
+    RFC 2231 §3 numbers the sections from 0 without gaps. Parsers differ on anything else:
+    some stop at a gap, some join what is there in wire order, some sort the sections,
+    some drop the parameter.
+    """
+    if numbers == list(range(len(numbers))):
+        return None
+    shown = str(numbers) if len(numbers) <= 8 else str(numbers[:8])[:-1] + ", ...]"
+    present = set(numbers)
+    if 0 not in present:
+        return f"{shown} have no section 0"
+    missing = next(k for k in range(len(numbers) + 1) if k not in present)
+    if missing < max(present):
+        return f"{shown} skip section {missing}"
+    return f"{shown} are out of order"
+
+
 def _is_section(number: str) -> bool:
     """An RFC 2231 section number: ASCII digits, short enough for ``int`` to be cheap."""
     return 0 < len(number) <= 6 and number.isascii() and number.isdigit()
@@ -270,17 +291,19 @@ def parse_header_params(
       the end; anything between a closing quote and the next ``;`` is ignored.
     * A parameter without ``=`` is ignored; ``name=`` gives ``""``.
     * RFC 2231/8187: ``key*=charset'lang'pct-encoded`` and continuations ``key*0=``,
-      ``key*1*=`` ... are decoded and stored under ``key`` (continuations stop at the first
-      missing section). An unknown charset or undecodable bytes never raise: the bytes are
-      decoded as UTF-8, falling back to Latin-1.
+      ``key*1*=`` ... are decoded and stored under ``key``; the charset named in section 0
+      decodes every encoded section. An unknown charset or undecodable bytes never raise:
+      the bytes are decoded as UTF-8, falling back to Latin-1.
     * ``form_data=True`` (a form-data Content-Disposition): ``%22``, ``%0D``, ``%0A`` in the
       plain ``name`` / ``filename`` values are unescaped to ``"``, CR, LF (WHATWG), and
       only ``\\"`` and ``\\\\`` are backslash escapes (other backslashes are literal).
     * Ambiguous parameters (duplicates, ``name*`` in form-data, disagreeing ``key`` /
-      ``key*`` pairs; see the module docs) raise :class:`MalformedInput`. Outside
+      ``key*`` pairs, continuations with a gap, out of order or without section 0; see the
+      module docs) raise :class:`MalformedInput`. Outside
       form-data a decodable ``filename*`` wins over ``filename`` (RFC 6266 §4.3).
-    * ``lenient=True``: never raises; the first duplicate wins and a decodable extended
-      value wins over the plain one.
+    * ``lenient=True``: never raises; the first duplicate wins, a decodable extended
+      value wins over the plain one, and continuations are joined in numeric order up to
+      the first missing section.
 
     Linear time in ``len(value)``.
     """
@@ -319,6 +342,13 @@ def parse_header_params(
                 f"'name*' in form-data {_shown(value)}: RFC 7578 §4.2 forbids it and "
                 "parsers disagree on it"
             )
+        for key, bucket in sections.items():
+            problem = _section_problem(list(bucket))
+            if problem is not None:
+                raise MalformedInput(
+                    f"parameter {key + '*'!r} continuations {problem} in {_shown(value)}: "
+                    "ambiguous (parsers join such sections differently or drop them)"
+                )
     result = dict(plain)
     # RFC 2231 ``key*=`` and ``key*0=...``: ``key*=`` beats continuations (lenient only)
     decoded: dict[str, tuple[str, bool]] = {}

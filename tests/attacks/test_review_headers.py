@@ -83,6 +83,25 @@ def test_ambiguous_boundary_is_refused(content_type: str) -> None:
             "disagrees",
         ),
         ('form-data; name="f"; filename="a.txt"; filename="b.php"', "duplicate parameter"),
+        # RFC 2231 continuations that are not 0, 1, 2, ... in wire order: werkzeug joins
+        # them in wire order ("photo.jpg.php", ".phpphoto.jpg"), multipart and
+        # python-multipart see no file name, the email package sorts them
+        (
+            'form-data; name="f"; filename*0="photo.jpg"; filename*2=".php"',
+            "continuations [0, 2] skip section 1",
+        ),
+        (
+            'form-data; name="f"; filename*1=".php"; filename*0="photo.jpg"',
+            "continuations [1, 0] are out of order",
+        ),
+        (
+            'form-data; name="f"; filename*1="photo.jpg"; filename*2=".php"',
+            "continuations [1, 2] have no section 0",
+        ),
+        (
+            "attachment; filename*0*=UTF-8''photo.jpg; filename*2=.php",
+            "continuations [0, 2] skip section 1",
+        ),
     ],
 )
 def test_ambiguous_form_data_params_are_refused(disposition: str, message: str) -> None:
@@ -95,6 +114,27 @@ def test_ambiguous_form_data_params_are_refused(disposition: str, message: str) 
     assert info.value.offset == body.index(b"\r\n\r\n") + 4  # the first body byte
     with pytest.raises(MalformedInput, match="part 0"):
         [(p.name, p.filename) for p in parse(body, CT)]
+
+
+def test_continuation_gaps_stay_readable_with_lenient_params() -> None:
+    gap = 'form-data; name="f"; filename*0="photo.jpg"; filename*2=".php"'
+    assert parse_header_params(gap, form_data=True, lenient=True)[1]["filename"] == "photo.jpg"
+    swapped = 'form-data; name="f"; filename*1=".php"; filename*0="photo.jpg"'
+    assert parse_header_params(swapped, form_data=True, lenient=True)[1]["filename"] == (
+        "photo.jpg.php"
+    )
+
+
+@pytest.mark.parametrize("disposition", ['form-data; name="f"', "attachment"])
+def test_continuations_decode_with_the_charset_of_section_0(disposition: str) -> None:
+    # windows-1251 is neither UTF-8 nor Latin-1: a decoder that ignores the charset (or
+    # decodes each section on its own) cannot produce this name
+    value = f"{disposition}; filename*0*=windows-1251''%EF%F0%E8; filename*1=.txt"
+    assert parse_header_params(value, form_data=disposition != "attachment")[1]["filename"] == (
+        "при.txt"
+    )
+    [part] = parse(_with_disposition(value), CT)
+    assert part.filename == "при.txt"
 
 
 def test_unambiguous_filename_star_still_works() -> None:

@@ -358,7 +358,6 @@ PARSE_CASES: list[tuple[str, bool, tuple[str, dict[str, str]]]] = [
     ),
     ('x; t*0="ab"; t*1="cd"', False, ("x", {"t": "abcd"})),
     ("x; t*0*=UTF-8''%E2%82; t*1*=%AC", False, ("x", {"t": "€"})),  # char split over sections
-    ("x; t*0=a; t*2=c", False, ("x", {"t": "a"})),  # gap: stop at the first missing section
     # precedence: decodable filename* wins over filename, whatever the order (RFC 6266 §4.3)
     (
         "attachment; filename=\"e.pdf\"; filename*=UTF-8''%E2%82%AC.pdf",
@@ -431,6 +430,12 @@ def test_parse_header_params(
     value: str, form_data: bool, expected: tuple[str, dict[str, str]]
 ) -> None:
     assert parse_header_params(value, form_data=form_data) == expected
+
+
+def test_lenient_continuations_stop_at_the_first_gap() -> None:
+    assert parse_header_params("x; t*0=a; t*2=c", lenient=True) == ("x", {"t": "a"})
+    assert parse_header_params("x; t*1=b; t*0=a", lenient=True) == ("x", {"t": "ab"})
+    assert parse_header_params("x; t*1=b", lenient=True) == ("x", {"t": ""})
 
 
 def test_lenient_first_duplicate_wins() -> None:
@@ -633,6 +638,11 @@ AMBIGUOUS: list[tuple[str, bool, str]] = [
     ("form-data; name=f; filename*=UTF-8''a.php; filename=a.txt", True, "disagrees"),
     ("form-data; name=f; filename=a.txt; filename*0=a.php", True, "disagrees"),
     ("form-data; name=f; filename=a.txt; filename*=punycode''a.txt", True, "disagrees"),
+    ("x; a*0=1; a*2=3", False, "continuations [0, 2] skip section 1"),
+    ("x; a*0=1; a*1=2; a*3=4; a*2=3", False, "continuations [0, 1, 3, 2] are out of order"),
+    ("x; a*1=2; a*2=3", False, "continuations [1, 2] have no section 0"),
+    ("x; a*1*=UTF-8''2", False, "continuations [1] have no section 0"),
+    ("x; a=12; a*0=1; a*2=2", False, "continuations [0, 2] skip section 1"),
 ]
 
 
