@@ -22,6 +22,12 @@ def refuse_ambiguous(start: PartStart) -> None:
     _ = start.disposition, start.content_type
 
 
+def _header_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise UsageError(f"header name must be a str, not {type(name).__name__}")
+    return name
+
+
 def _shown(charset: str) -> str:
     return repr(charset if len(charset) <= 40 else charset[:40] + "...")
 
@@ -47,8 +53,22 @@ class PartView:
 
     @property
     def headers(self) -> Headers:
-        """``(name, value)`` header pairs in wire order."""
+        """``(name, value)`` header pairs in wire order, names as written (a tuple: look
+        headers up with :meth:`header` and :meth:`header_all`)."""
         return self._start.headers
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The value of the part header ``name`` (case-insensitive), or ``default``.
+
+        When the header is repeated, the first value; Content-Disposition, Content-Type
+        and Content-Transfer-Encoding are never repeated in a decoded part (the decoder
+        refuses that as ambiguous).
+        """
+        return self._start.get(_header_name(name), default)
+
+    def header_all(self, name: str) -> list[str]:
+        """Every value of the part header ``name`` (case-insensitive), in wire order."""
+        return self._start.get_all(_header_name(name))
 
     @property
     def name(self) -> str | None:
