@@ -4,6 +4,7 @@ the window after a 429 without Retry-After, and tell on_wait about every long wa
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import stat
 from pathlib import Path
@@ -21,6 +22,7 @@ from ringfax import (
     Response,
     RetryPolicy,
 )
+from ringfax._progress import UploadProgress
 
 SERVER = "https://platform.example.test"
 
@@ -310,3 +312,37 @@ def test_separate_sends_against_the_emulator_never_hit_its_penalty(tmp_path: Pat
     assert 429 not in statuses
     assert statuses.count(200) == 13  # one login, twelve faxes
     assert waited == [59.5]  # the window from the tenth send's report, less the 0.5 s since
+
+
+# ----------------------------------------------------- waits are not upload time (progress)
+
+
+def test_a_wait_before_the_upload_does_not_count_as_upload_time() -> None:
+    clock = FakeClock(0.0)
+    out = io.StringIO()
+    bar = UploadProgress(out, tty=False, interval=5.0, clock=clock)
+    clock.now += 163.0  # the rate-limit wait before the POST
+    bar(0, 10_000)  # the transport starts reading the body
+    for second in range(1, 7):
+        clock.now += 1.0
+        bar(second * 1000, 10_000)
+    assert out.getvalue().splitlines() == ["Uploading 5.0 kB of 10.0 kB (50%), 1.0 kB/s, 5 s left"]
+    assert bar.describe() == "Uploading 6.0 kB of 10.0 kB (60%), 1.0 kB/s, 4 s left"
+
+
+def test_a_wait_between_attempts_restarts_the_clock() -> None:
+    clock = FakeClock(0.0)
+    bar = UploadProgress(io.StringIO(), tty=True, clock=clock)
+    for second in range(1, 4):
+        clock.now += 1.0
+        bar(second * 1000, 10_000)
+    bar.waiting()  # on_wait: a 429 answered the first attempt
+    assert bar.out.getvalue().endswith("\n")  # the notice gets a line of its own
+    clock.now += 60.0
+    bar(500, 10_000)  # the rebuilt body of the next attempt
+    clock.now += 1.0
+    bar(2500, 10_000)
+    assert bar.describe() == "Uploading 2.5 kB of 10.0 kB (25%), 2.0 kB/s, 4 s left"
+    clock.now += 4.0
+    bar(10_000, 10_000)
+    bar.done(True)
