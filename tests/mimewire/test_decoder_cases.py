@@ -102,6 +102,18 @@ CASES = [
         Err(MalformedInput, "bare LF", 3),
     ),
     Case(
+        "header line ending in a bare LF inside a CRLF-framed block",
+        b"--b\r\nA: 1\nB: 2\r\n\r\nx\r\n--b--",
+        [((("A", "1"), ("B", "2")), b"x")],
+        Err(MalformedInput, "header line ends with a bare LF", 9),
+    ),
+    Case(
+        "last header line and blank line ending in bare LFs",
+        b"--b\r\nA: 1\r\nB: 2\n\nx\r\n--b--",
+        [((("A", "1"), ("B", "2")), b"x")],
+        Err(MalformedInput, "header line ends with a bare LF", 15),
+    ),
+    Case(
         "LF-only delimiter inside a CRLF body is data (framing locked at the first delimiter)",
         b"--b\r\nA: 1\r\n\r\nx\n--b\r\n\r\ny\r\n--b--",
         [((("A", "1"),), b"x\n--b\r\n\r\ny")],

@@ -71,6 +71,28 @@ def test_max_parts_error_comes_after_the_earlier_parts() -> None:
     assert out.error is not None and "max_parts=1" in out.error[1]
 
 
+def _nested_body(outer: int, inner: int) -> bytes:
+    """``outer`` multipart/mixed parts of ``inner`` parts each: outer + outer * inner parts."""
+    leaf = b"Content-Type: text/plain\r\n\r\nx"
+    nested = b"--i\r\n" + b"\r\n--i\r\n".join([leaf] * inner) + b"\r\n--i--"
+    part = b"Content-Type: multipart/mixed; boundary=i\r\n\r\n" + nested
+    return b"--o\r\n" + b"\r\n--o\r\n".join([part] * outer) + b"\r\n--o--\r\n"
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 7])
+def test_max_parts_across_nesting_levels_exactly_at_the_limit(chunk: int | None) -> None:
+    body = _nested_body(outer=3, inner=4)  # 3 + 12 = 15 parts, at most 4 on one level
+    source = [body] if chunk is None else [body[i : i + chunk] for i in range(0, len(body), chunk)]
+    ct = "multipart/mixed; boundary=o"
+    parts = list(parse(iter(source), ct, nested=True, limits=Limits(max_parts=15)))
+    assert len(parts) == 3
+    with pytest.raises(LimitExceeded) as info:
+        list(parse(iter(source), ct, nested=True, limits=Limits(max_parts=14)))
+    assert info.value.limit == "max_parts" and info.value.value == 14
+    # the 15th part (the last leaf) is the one over: the offset is its first body byte
+    assert info.value.offset == body.rindex(b"\r\n\r\nx") + 4
+
+
 def test_max_part_size() -> None:
     limits = Limits(max_part_size=10)
     _ok(_body(b"\r\n" + b"x" * 10, b"\r\n" + b"y" * 10), limits)
