@@ -382,3 +382,17 @@ def test_bad_numbers_and_unknown_country_are_refused_before_sending(
     assert (
         err == "error: --country 'XX' is not an ISO 3166-1 country code (e.g. 'US', 'GB', 'DE')\n"
     )
+
+
+# -- README --------------------------------------------------------------------------------------
+
+
+def test_readme_shows_the_async_client_and_says_how_long_make_test_takes() -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert any("AsyncFaxClient" in b and "asyncio.run(" in b for b in blocks)
+    assert re.search(r"`make test` takes about \d+ minutes", text)
+    assert "version\n0.1" not in text and "version 0.1" not in text  # the package is 0.1.0
+    assert "docs/ringfax-cli.md" in text
