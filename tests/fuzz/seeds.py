@@ -27,12 +27,13 @@ B = FUZZ_BOUNDARY.encode()
 D = b"--" + B
 
 
-def _encoded(parts: list[Part], subtype: str = "mixed", **kw: object) -> bytes:
+def _encoded(parts: list[Part], subtype: str = "mixed", **kw: object) -> tuple[str, bytes]:
     body = MultipartBody(parts, subtype=subtype, boundary=FUZZ_BOUNDARY, **kw)  # type: ignore[arg-type]
-    return b"".join(body)
+    return body.headers["Content-Type"], b"".join(body)
 
 
-def _encoder_bodies() -> list[bytes]:
+def valid_bodies() -> list[tuple[str, bytes]]:
+    """(Content-Type, body) of bodies the encoder builds: each must decode without error."""
     binary = bytes(range(256))
     tricky = b"\r\n--" + B[:-1] + b"\r\n-- \r\n=\r\n" + B
     inner = MultipartBody(
@@ -70,9 +71,12 @@ def _encoder_bodies() -> list[bytes]:
         ),
         _encoded([Part(inner), Part(b"after")]),
         _encoded([Part(b"x")], preamble=b"preamble line\r\n", epilogue=b"epilogue\r\n"),
-        _encoded([], "mixed"),
     ]
     return seeds
+
+
+def _encoder_bodies() -> list[bytes]:
+    return [data for _, data in valid_bodies()] + [_encoded([], "mixed")[1]]
 
 
 def _hand_written() -> list[bytes]:
@@ -110,7 +114,7 @@ def _captured() -> list[bytes]:
     if not DATA_DIR.is_dir():
         return out
     for path in sorted(DATA_DIR.rglob("*")):
-        if not path.is_file() or path.stat().st_size > 256 * 1024:
+        if not path.is_file() or path.suffix in (".py", ".md") or path.stat().st_size > 256 * 1024:
             continue
         raw = path.read_bytes()
         m = re.match(rb"(?:[^\r\n]*\r?\n)*?--([0-9A-Za-z'()+_,\-./:=?]{1,70})[ \t]*\r?\n", raw)

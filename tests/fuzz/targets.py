@@ -1,9 +1,12 @@
 """Fuzz targets: one function per target, ``target(data: bytes) -> None``.
 
 Each target raises :class:`FuzzFailure` (or lets any non-mimewire exception escape) when it
-finds a bug; a :class:`mimewire.MimeWireError` from the code under test is an *allowed*
-outcome and is swallowed here. The same functions are driven by atheris
-(``python -m tests.fuzz.run``) and by hypothesis / the seed corpus in ``test_fuzz.py``.
+finds a bug; for arbitrary bytes a :class:`mimewire.MimeWireError` from the code under test is
+an *allowed* outcome (:func:`guarded` swallows it). For a body known to be valid -- built by
+the encoder or from a strategy -- :func:`check_valid_body` is the target instead: there every
+MimeWireError is a failure (a wrongly refused body), and the decoded parts must be the ones
+that were encoded. The same functions are driven by atheris (``python -m tests.fuzz.run``) and
+by hypothesis / the seed corpus in ``test_fuzz.py``.
 
 Oracles beyond "only MimeWireError":
 
@@ -62,10 +65,13 @@ TIGHT = Limits(
 DEFAULT = Limits()
 
 
-# Known-bug switches, set by self-checks further down (each turns itself off once fixed).
-KNOWN_BOUNDARY_BUG = False
-KNOWN_DASH_BUG = False
-KNOWN_ERROR_ORDER = False
+# Tolerances for known bugs, pinned off. Each bug has a passing regression test in
+# test_fuzz_regressions.py; switching a tolerance on needs a new xfail(strict=True) regression
+# test for that bug, and test_fuzz_regressions.py fails while any of them is on, so a
+# tolerance can never hide a bug that comes back.
+KNOWN_BOUNDARY_BUG = False  # UsageError for an unusable boundary from a remote Content-Type
+KNOWN_DASH_BUG = False  # a body starting with a prefix of --boundary, cut inside it
+KNOWN_ERROR_ORDER = False  # which of two errors is reported depends on the chunking
 
 
 class FuzzFailure(AssertionError):
@@ -122,27 +128,6 @@ def _dash_bug_cut(data: bytes, cut: int, boundary: str = FUZZ_BOUNDARY) -> bool:
     )
 
 
-def _known_dash_bug_present() -> bool:
-    """Known bug (pinned by tests/fuzz/test_fuzz_regressions.py): a part body starting with
-    a prefix of ``--boundary`` right after the blank line comes out reordered when a chunk
-    ends inside that prefix. While it reproduces, the fuzzer avoids exactly those cuts
-    (every other split is still checked) so it can look for other bugs; once fixed, the
-    avoidance switches itself off."""
-    body = b"--B\r\nX: y\r\n\r\n--abc\r\n--B--\r\n"
-    cut = body.index(b"--abc") + 2
-    try:
-        parts, _ = run_decoder(
-            [body[:cut], body[cut:]],
-            limits=DEFAULT,
-            strict=False,
-            decode_transfer=True,
-            boundary="B",
-        )
-    except FuzzFailure:
-        return True
-    return [d for _, d in parts] != [b"--abc"]
-
-
 def run_decoder(
     chunks: Iterator[bytes] | list[bytes],
     *,
@@ -170,8 +155,8 @@ def run_decoder(
                     raise FuzzFailure(f"PartStart in state {state}")
                 state = 1
                 hdrs = ev.headers
-                # the lazy views raise nothing but MalformedInput (ambiguous headers, issue
-                # 10), which is about this part's headers, not a decoder error
+                # the lazy views raise nothing but MalformedInput (ambiguous headers),
+                # which is about this part's headers, not a decoder error
                 try:
                     _ = (ev.name, ev.filename, ev.content_type, ev.charset, ev.disposition)
                 except MalformedInput as exc:
@@ -287,6 +272,45 @@ def fuzz_decoder(data: bytes) -> None:
         check_decoder_memory(data, total=1 << 20)
 
 
+def check_valid_body(
+    data: bytes,
+    content_type: str,
+    *,
+    expected: list[bytes] | None = None,
+    limits: Limits = DEFAULT,
+) -> Parts:
+    """Target for a valid body: no MimeWireError anywhere, whatever the chunking, in lenient
+    and strict mode, through the Decoder and through ``parse(nested=True)``; the same parts
+    for every chunking; with ``expected``, exactly these (transfer-decoded) part bodies.
+    Returns the parts."""
+    boundary = headers.boundary_from_content_type(content_type)
+    rng = random.Random(zlib.crc32(data))
+    first: Parts | None = None
+    for strict in (False, True):
+        for chunks in ([data], _splits(data, rng), _marker_splits(data, rng)):
+            try:
+                parts, err = run_decoder(
+                    chunks, limits=limits, strict=strict, decode_transfer=True, boundary=boundary
+                )
+            except MimeWireError as exc:
+                raise FuzzFailure(f"valid body refused (strict={strict}): {exc!r}") from exc
+            if err is not None:
+                raise FuzzFailure(f"valid body refused (strict={strict}): {err!r}") from err
+            if first is None:
+                first = parts
+            elif parts != first:
+                raise FuzzFailure(f"valid body decodes differently:\n{first!r}\n{parts!r}")
+    assert first is not None
+    if expected is not None and [body for _, body in first] != expected:
+        raise FuzzFailure(f"decoded bodies differ from the encoded ones:\n{expected!r}\n{first!r}")
+    try:
+        for part in parse(data, content_type, limits=limits, nested=True):
+            _walk_parsed(part)
+    except MimeWireError as exc:
+        raise FuzzFailure(f"parse(nested=True) refused a valid body: {exc!r}") from exc
+    return first
+
+
 ParseRows = list[tuple[tuple[tuple[str, str], ...], bytes]] | str
 
 
@@ -336,42 +360,6 @@ def _aparse_rows(data: bytes, limits: Limits) -> ParseRows:
 
 def _boundary_bug(exc: MimeWireError) -> bool:
     return "boundary" in str(exc) and ("is not ASCII" in str(exc) or "not usable" in str(exc))
-
-
-def _known_boundary_bug_present() -> bool:
-    """Known bug (pinned by tests/fuzz/test_fuzz_regressions.py): parse() raises UsageError
-    instead of MalformedInput for a non-ASCII/NUL boundary taken from a (remote) Content-Type.
-    While it reproduces, the fuzzer tolerates exactly that error so it can look for others;
-    once fixed, the tolerance switches itself off."""
-    try:
-        list(parse(b"--x--\r\n", "multipart/mixed; boundary=caf\u00e9"))
-    except UsageError as exc:
-        return _boundary_bug(exc)
-    except MimeWireError:
-        return False
-    return False
-
-
-def _known_error_order_present() -> bool:
-    """Known inconsistency (pinned in test_fuzz_regressions.py): a limit checked on a whole
-    chunk pre-empted an earlier grammar/base64 error, so *which* error was reported depended
-    on the chunking (both reject the body). While it reproduces, only "accepted vs rejected"
-    and the parts of accepted bodies must not depend on the chunking."""
-    body = b"--B\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-    body += b"QUJD" * 25 + b"!" + b"QUJD" * 50 + b"\r\n--B--\r\n"
-    limits = Limits(max_part_size=200)
-    kinds = set()
-    for chunks in ([body], [body[i : i + 16] for i in range(0, len(body), 16)]):
-        _, err = run_decoder(
-            chunks, limits=limits, strict=False, decode_transfer=True, boundary="B"
-        )
-        kinds.add(type(err))
-    return len(kinds) > 1
-
-
-KNOWN_BOUNDARY_BUG = _known_boundary_bug_present()
-KNOWN_DASH_BUG = _known_dash_bug_present()
-KNOWN_ERROR_ORDER = _known_error_order_present()
 
 
 def _walk_parsed(part: object) -> None:

@@ -1,6 +1,8 @@
 """pytest wrapper for the fuzz targets.
 
 * every seed passes every oracle (fast, always);
+* valid bodies -- the encoder-built seeds and bodies drawn from ``tests/strategies.py`` --
+  decode without any MimeWireError, to exactly the part bodies that were encoded;
 * hypothesis drives each target with inputs mutated from the seeds (bounded by the
   profile in tests/conftest.py);
 * decoder memory stays bounded on 2 MiB adversarial streams (tracemalloc);
@@ -19,19 +21,28 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, reject
 from hypothesis import strategies as st
 
-from .seeds import SEEDS
+from mimewire import MultipartBody, Part, UsageError
+
+from .seeds import SEEDS, valid_bodies
 from .targets import (
     DEFAULT,
     FUZZ_BOUNDARY,
     TARGETS,
     TIGHT,
+    FuzzFailure,
     check_decoder_memory,
+    check_valid_body,
     guarded,
     memory_bound,
 )
+
+try:  # tests/ is on sys.path (rootdir conftest, no tests/__init__.py)
+    from strategies import MultipartSpec, multipart_spec
+except ModuleNotFoundError:  # pragma: no cover - run as the `tests` package
+    from tests.strategies import MultipartSpec, multipart_spec
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TOKENS = [b"\r\n", b"\n", b"\r", b"--", b"--" + FUZZ_BOUNDARY.encode(), b"=", b";", b'"', b"\x00"]
@@ -44,6 +55,45 @@ def test_seed_corpus_passes(target: str) -> None:
     fn = guarded(TARGETS[target])
     for seed in seeds:
         fn(seed)
+
+
+def test_valid_seed_bodies_decode_without_error() -> None:
+    bodies = valid_bodies()
+    assert len(bodies) >= 8
+    for content_type, data in bodies:
+        check_valid_body(data, content_type)
+
+
+def test_a_refused_valid_body_is_a_failure() -> None:
+    """The valid-body target reports what the guarded one swallows."""
+    content_type, data = valid_bodies()[0]
+    truncated = data[: data.rindex(b"--" + FUZZ_BOUNDARY.encode())]
+    guarded(TARGETS["decoder"])(truncated)  # arbitrary input: an error is allowed
+    with pytest.raises(FuzzFailure, match="valid body refused"):
+        check_valid_body(truncated, content_type)
+    with pytest.raises(FuzzFailure, match="differ from the encoded ones"):
+        check_valid_body(data, content_type, expected=[b"not what was sent"])
+
+
+@given(multipart_spec(max_depth=1))
+def test_generated_valid_bodies_decode_to_what_was_encoded(spec: MultipartSpec) -> None:
+    parts, expected = [], []
+    try:
+        for p in spec.parts:
+            source = p.body.build() if isinstance(p.body, MultipartSpec) else p.body
+            expected.append(source if isinstance(source, bytes) else b"".join(source))
+            parts.append(Part(source, **p.kwargs()))
+        body = MultipartBody(
+            parts,
+            subtype=spec.subtype,
+            boundary=spec.boundary,
+            preamble=spec.preamble,
+            epilogue=spec.epilogue,
+        )
+        data = b"".join(body)
+    except UsageError:
+        reject()  # the encoder refuses the spec (e.g. a header it cannot send)
+    check_valid_body(data, body.headers["Content-Type"], expected=expected)
 
 
 @st.composite
