@@ -499,18 +499,26 @@ def test_filename_star_non_ascii_and_garbage_never_raise() -> None:
         "attachment; filename*=''",
         "attachment; filename*=%",
         "attachment; filename*0*=UTF-8''%E2%82; filename*1*=%AC",
-        "attachment; filename*5=a; filename*0=b",
     ):
         main, params = parse_header_params(garbage)
         assert main == "attachment"
         assert all(isinstance(v, str) for v in params.values())
+    # sections out of order are ambiguous: refused, but never anything but MalformedInput
+    with pytest.raises(MalformedInput, match="continuations"):
+        parse_header_params("attachment; filename*5=a; filename*0=b")
+    assert parse_header_params("attachment; filename*5=a; filename*0=b", lenient=True) == (
+        "attachment",
+        {"filename": "b"},
+    )
 
 
-def test_rfc2231_continuations_in_numeric_order() -> None:
+def test_rfc2231_continuations_out_of_order() -> None:
     n = 3000
     parts = [f"filename*{i}=p{i:04d}" for i in reversed(range(n))]
     disp = "attachment; " + "; ".join(parts)
-    _, params = parse_header_params(disp)
+    with pytest.raises(MalformedInput, match=r"continuations \[2999, 2998, .*out of order"):
+        parse_header_params(disp)
+    _, params = parse_header_params(disp, lenient=True)  # lenient: numeric order
     assert params["filename"] == "".join(f"p{i:04d}" for i in range(n))
 
 
