@@ -692,3 +692,104 @@ def test_source_error_mid_stream_closes_file(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="more than the declared 2 bytes"):
         collect(body)
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+# --------------------------------------------------------------------------- reader fast path
+
+
+def _file_body(tmp_path: Path, size: int, **kw: object) -> tuple[MultipartBody, Path]:
+    path = tmp_path / "data.bin"
+    path.write_bytes(bytes(range(256)) * (size // 256) + b"z" * (size % 256))
+    parts = [Part.field("a", "1"), Part.file("f", path), Part(b"tail" * 10, name="t")]
+    return MultipartBody(parts, **kw), path  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_reader_mixed_read_and_readinto_sizes(tmp_path: Path, seed: int) -> None:
+    body, _ = _file_body(tmp_path, 200_003)
+    expected = collect(body)
+    rnd = random.Random(seed)
+    reader = body.reader()
+    out = bytearray()
+    while True:
+        size = rnd.choice([0, 1, 5, 4096, 65536, 100_000])
+        if rnd.random() < 0.5:
+            buf = bytearray(size)
+            n = reader.readinto(buf)
+            out += buf[:n]
+        else:
+            data = reader.read(size)
+            n = len(data)
+            out += data
+            assert n <= size
+        assert reader.tell() == len(out)
+        if size and not n:
+            break
+    assert bytes(out) == expected
+    assert reader.read(10) == b"" and reader.readinto(bytearray(10)) == 0
+
+
+def test_reader_file_reads_are_the_callers_size(tmp_path: Path) -> None:
+    """A plain file part is read with one file read per call, of the caller's size (not
+    in chunk_size pieces copied out of a buffer): readinto fills a 200 KB buffer whole."""
+    body, _ = _file_body(tmp_path, 500_000)
+    reader = body.reader()
+    sizes = []
+    buf = bytearray(200_000)
+    while n := reader.readinto(buf):
+        sizes.append(n)
+    assert sizes.count(200_000) == 2
+    assert reader.tell() == body.content_length
+    reader = body.reader()
+    assert reader.read(10_000)  # the framing
+    assert len(reader.read(300_000)) == 300_000
+
+
+def test_reader_file_grown_or_shrunk_while_reading(tmp_path: Path) -> None:
+    body, path = _file_body(tmp_path, 100_000)
+    reader = body.reader()
+    reader.read(10_000)  # the framing, whole
+    reader.read(1000)  # the file is open now
+    with open(path, "ab") as f:
+        f.write(b"!" * 70_000)
+    with pytest.raises(UsageError, match=r"part 1 \(name='f'.*more than the declared 100000"):
+        while reader.readinto(bytearray(65536)):
+            pass
+    body, path = _file_body(tmp_path, 100_000)
+    reader = body.reader()
+    reader.read(10_000)
+    reader.read(1000)
+    os.truncate(path, 50_000)
+    with pytest.raises(UsageError, match=r"yielded 50000 bytes but 100000 were declared"):
+        while reader.read(65536):
+            pass
+
+
+def test_reader_close_closes_the_open_file(tmp_path: Path) -> None:
+    body, _ = _file_body(tmp_path, 100_000)
+    before = len(os.listdir("/proc/self/fd"))
+    reader = body.reader()
+    reader.read(10_000)
+    reader.read(1000)
+    assert len(os.listdir("/proc/self/fd")) == before + 1
+    reader.close()
+    assert len(os.listdir("/proc/self/fd")) == before
+    with pytest.raises(ValueError, match="closed"):
+        reader.readinto(bytearray(1))
+    with pytest.raises(ValueError, match="closed"):
+        reader.read(0)
+
+
+def test_reader_with_progress_or_caller_boundary(tmp_path: Path) -> None:
+    """Progress callbacks and the boundary scan apply to reads as to iteration."""
+    calls: list[tuple[int, int | None]] = []
+    body, _ = _file_body(tmp_path, 100_000, on_progress=lambda s, t: calls.append((s, t)))
+    data = body.reader().read()
+    assert calls[-1] == (len(data), len(data))
+    path = tmp_path / "clash.bin"
+    path.write_bytes(b"x" * 70_000 + b"\r\n--clash" + b"y" * 10)
+    clash = MultipartBody([Part.file("f", path)], boundary="clash")
+    reader = clash.reader()
+    with pytest.raises(UsageError, match="boundary 'clash' occurs in the streamed body"):
+        while reader.read(65536):
+            pass
