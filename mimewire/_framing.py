@@ -33,6 +33,10 @@ from ._scanstate import (
 
 __all__ = ["Framing"]
 
+# What may follow the boundary on a delimiter-like line (for the dash-mismatch hint).
+_AFTER_BOUNDARY = frozenset(b"\r\n- \t")
+_KEEP_DASHES = 8  # leading dashes a cut line may have and still be recognised
+
 
 class Framing(ScanState):
     """Delimiter lines, preamble and epilogue; part bodies are :class:`Scanner`'s."""
@@ -188,11 +192,57 @@ class Framing(ScanState):
             self._state = DELIM
             return True
         h = self._holdback(buf, pos, n) if n > pos else n
+        keep = h
+        if self._near is None and self._core:
+            self._look_for_dash_mismatch(buf, pos, n)
+            if self._near is None:  # keep a line that may be cut by the chunk boundary
+                keep = min(h, max(pos, n - len(self._core) - _KEEP_DASHES))
         if limit is not None and base + h > limit:
-            raise LimitExceeded("max_preamble", limit, offset=limit)
-        self._pos = h
+            raise LimitExceeded(
+                "max_preamble", limit, offset=limit, detail=self._dash_hint() or None
+            )
+        self._pos = keep
         self._preamble_size = base + h
         return False
+
+    def _look_for_dash_mismatch(self, buf: bytes, pos: int, n: int) -> None:
+        """Remember the first line of ``buf[pos:]`` that holds the boundary with another
+        number of leading dashes than a delimiter has (``--`` + boundary), for the error
+        that follows when no delimiter is ever found."""
+        core = self._core
+        want = len(self._dash) - len(core)
+        base = self._base
+        k = buf.find(core, pos)
+        tries = 16  # bounded: a hint, not a parse
+        while k >= 0 and tries:
+            tries -= 1
+            d = k
+            while d > pos and buf[d - 1] == DASH:
+                d -= 1
+            end = k + len(core)
+            at_line_start = (d == 0 and base == 0) or (d > 0 and buf[d - 1] == LF)
+            if at_line_start and k - d != want and (end >= n or buf[end] in _AFTER_BOUNDARY):
+                self._near = (base + d, k - d)
+                return
+            k = buf.find(core, k + 1)
+
+    def _dash_hint(self) -> str:
+        """Why no delimiter was found, when a line had the boundary with other dashes."""
+        if self._near is None:
+            return ""
+        offset, seen = self._near
+        core = self._core.decode("ascii", "replace")
+        want = len(self._dash) - len(self._core)
+        declared = self.boundary.decode("ascii", "replace")
+        fix = "the sender must write '--' + boundary"
+        if seen >= 2:
+            fix += f", or the Content-Type must declare boundary={'-' * (seen - 2) + core!r}"
+        return (
+            f"the Content-Type declares boundary={declared!r}, so a delimiter line is "
+            f"'--' + boundary = {'-' * want + core!r} (RFC 2046), but the line at byte "
+            f"offset {offset} is {'-' * seen + core!r} ({seen} leading dashes, not {want}); "
+            f"{fix}"
+        )
 
     # ------------------------------------------------------------------ after the close
 
@@ -273,7 +323,11 @@ class Framing(ScanState):
         if state == PREAMBLE:
             if self._received == 0:
                 raise MalformedInput("empty multipart body", offset=0)
-            raise MalformedInput("no multipart delimiter found", offset=self._received)
+            hint = self._dash_hint()
+            raise MalformedInput(
+                "no multipart delimiter found" + (f": {hint}" if hint else ""),
+                offset=self._received,
+            )
         if state == HEADERS:
             raise MalformedInput(
                 "body ends inside part headers", offset=self._received, part=self._nparts

@@ -62,6 +62,7 @@ class ScanState:
         "_buf",
         "_closed",
         "_codec",
+        "_core",
         "_d1",
         "_d2",
         "_dash",
@@ -78,6 +79,7 @@ class ScanState:
         "_key",
         "_lf",
         "_max_total",
+        "_near",
         "_nparts",
         "_part_size",
         "_pending",
@@ -152,6 +154,10 @@ class ScanState:
         self._dscan = 0  # absolute offset up to which its transport padding was scanned
         self._hold = 0  # HOLD: where the possible delimiter start begins
         self._preamble_size = 0
+        # for the error when no delimiter is found: the boundary without its leading
+        # dashes, and (offset, dashes) of the first line that has it with other dashes
+        self._core = bnd.lstrip(b"-")
+        self._near: tuple[int, int] | None = None
         self._epilogue_size = 0
         self._post_pad = 0
         self._post_cr = False
