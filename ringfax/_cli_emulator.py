@@ -222,6 +222,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ) as client:
                 final = _demo_send(args, client, pdf, tiff, tmp)
                 if final is None:
+                    print(
+                        "error: a downloaded document differs from the original", file=args.stderr
+                    )
                     return EXIT_API
                 _demo_receive_forward(args, emu, client, tiff, tmp)
                 if args.json:

@@ -567,7 +567,12 @@ class FaxClient:
         default_country: str | None = None,
     ) -> FaxMessage:
         """Resend a failed fax, or forward a stored fax — sent or received — to ``to`` (JSON
-        POST on ``/fax`` with ``originalMessageId``). ``send_time`` must not be in the past."""
+        POST on ``/fax`` with ``originalMessageId``). ``send_time`` must not be in the past.
+
+        Without ``to`` RingCentral resends to every failed recipient, also those whose error a
+        resend does not fix (``InvalidNumber``, ...); pass
+        ``to=[r.phone_number for r in message.retryable_recipients]`` to resend only where
+        a retry may help (what ``ringfax resend`` does)."""
         body: dict[str, Any] = {"originalMessageId": str(original_message_id)}
         if not str(original_message_id).strip():
             raise ValidationError("original_message_id is empty")
