@@ -569,10 +569,11 @@ class FaxClient:
         """Resend a failed fax, or forward a stored fax — sent or received — to ``to`` (JSON
         POST on ``/fax`` with ``originalMessageId``). ``send_time`` must not be in the past.
 
-        Without ``to`` RingCentral resends to every failed recipient, also those whose error a
-        resend does not fix (``InvalidNumber``, ...); pass
-        ``to=[r.phone_number for r in message.retryable_recipients]`` to resend only where
-        a retry may help (what ``ringfax resend`` does)."""
+        Without ``to`` the server picks the recipients (RingCentral's reference: "the original
+        message recipient"; the emulator: every failed one), including those whose error a
+        resend does not fix (``InvalidNumber``, ...). Pass
+        ``to=[r.phone_number for r in message.retryable_recipients]`` to resend only where a
+        retry may help (what ``ringfax resend`` does)."""
         body: dict[str, Any] = {"originalMessageId": str(original_message_id)}
         if not str(original_message_id).strip():
             raise ValidationError("original_message_id is empty")
