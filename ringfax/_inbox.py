@@ -5,8 +5,11 @@
     from ringfax import FaxClient, Inbox
 
     with FaxClient.from_env() as client:
-        for fax in Inbox(client, "faxes/").sync():
+        inbox = Inbox(client, "faxes/")
+        for fax in inbox.sync():
             print(fax.message.id, fax.message.from_, [str(p) for p in fax.files])
+        for message_id, reason in inbox.failures.items():
+            print("not yet:", message_id, reason)  # retried by the next sync
 
 :meth:`Inbox.sync` runs RingCentral's message-sync (a full sync the first time, then
 incremental syncs from the persisted ``syncToken``) for inbound faxes and downloads the
@@ -14,31 +17,46 @@ documents of every ``Received`` fax it has not downloaded before.
 
 Durability (the state lives in ``DIR/.ringfax-inbox.json``, rewritten atomically):
 
-1. before a fax's documents are fetched, the file names chosen for them are recorded as
-   *pending* (names never overwrite an existing file);
-2. each document is downloaded to a temporary file and renamed into place, so a file under its
-   final name is always complete;
-3. only when every document of the fax is in place (and, with ``mark_read``, the fax was
-   marked read) is its id moved to *received*;
-4. the sync token is stored only after the whole batch is done.
+1. before a fax's documents are fetched, the fax is recorded as *pending* with the file names
+   chosen for its documents;
+2. each document is downloaded into a private temporary directory inside DIR and hard-linked
+   to its name (``link`` neither follows nor replaces anything there: a name someone took in
+   the meantime — a file, a dangling symlink — gets the next free name), then recorded as
+   *placed*;
+3. only when every document of the fax is placed (and, with ``mark_read``, the fax was marked
+   read) is its id moved to *received*;
+4. the sync token is stored after the batch, when every fax of it is either received or
+   pending — a fax that failed (its download, its link, its ``mark_read``) stays pending, is
+   listed in :attr:`Inbox.failures` and in the state's ``failed`` (with the error and the
+   number of attempts), and is fetched again by every later sync until it lands or the server
+   no longer has it. One bad fax never holds up the others.
 
-After a crash the next ``sync()`` finds the pending fax again, keeps the documents already in
-place and fetches only the missing ones: no fax is downloaded twice and none is lost. A second
-process on the same directory is refused (an ``flock`` on ``DIR/.ringfax-inbox.lock`` where
-the platform has one).
+After a crash the next ``sync()`` finds the pending fax again, keeps the documents already
+placed and fetches only the others. (A crash in the instant between a link and the state
+write leaves that document under its name unrecorded: it is fetched again under the next free
+name — a duplicate, never a loss.) A second process on the same directory is refused (an
+``flock`` on ``DIR/.ringfax-inbox.lock`` where the platform has one).
+
+The state file is checked in full when read: every file name in it must be a plain name
+inside DIR, and a file of the wrong shape is refused with an error naming the file, the bad
+key and the fix (docs/ringfax-limits.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import mimetypes
 import os
 import re
+import shutil
+import stat
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,6 +78,12 @@ LOCK_FILE = ".ringfax-inbox.lock"
 _STATE_VERSION = 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 120
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
+_MAX_STATE = 64 << 20  # bytes of state file read at most
+_MAX_NAME_TRIES = 1000  # free names tried for one document before giving up on it
+_TEMP_PREFIX = ".ringfax-dl-"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 class _SyncResult(Protocol):
@@ -129,6 +153,9 @@ class Inbox:
         self.last_full = False
         #: True when the server said older faxes exist beyond what a full sync returns.
         self.older_records_exist = False
+        #: Faxes the last sync could not complete (message id -> why); each stays pending and
+        #: is tried again by the next sync.
+        self.failures: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"Inbox({str(self.directory)!r})"
@@ -140,7 +167,9 @@ class Inbox:
         return list(self._load()["received"])
 
     def sync(self) -> list[ReceivedFax]:
-        """Fetch new inbound faxes; returns those downloaded by this call (oldest first)."""
+        """Fetch new inbound faxes; returns those downloaded by this call (oldest first).
+
+        A fax that cannot be completed does not stop the others: see :attr:`failures`."""
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._locked():
             _remove_partials(self.directory, time.time())
@@ -148,10 +177,16 @@ class Inbox:
             batch = self._fetch(state)
             self.last_full = bool(batch.full)
             self.older_records_exist = bool(batch.older_records_exist)
+            self.failures = {}
             todo = self._todo(state, batch.records)
             done: list[ReceivedFax] = []
             for message in todo:
-                done.append(self._receive(state, message))
+                self._reserve(state, message)  # pending and saved before anything can fail
+                try:
+                    done.append(self._receive(state, message))
+                except (RingFaxError, OSError) as exc:
+                    self._failed(state, message.id, exc)
+            # every fax of the batch is received or durably pending: the token may advance
             state["syncToken"] = batch.sync_token
             state["server"] = self.client.server_url
             self._save(state)
@@ -182,48 +217,93 @@ class Inbox:
         for message in records:
             if message.id and not _seen(received, message) and _is_new_fax(message):
                 todo[message.id] = message
-        for message_id in list(pending):  # interrupted last time, and not in this batch
+        for message_id in list(pending):  # failed or interrupted before, not in this batch
             if message_id in todo:
                 continue
             try:
                 message = self.client.get_fax(message_id)
             except NotFound:  # purged on the server since: nothing left to fetch
-                del pending[message_id]
+                _forget(state, message_id)
+                continue
+            except RingFaxError as exc:  # stays pending: the next sync asks again
+                self._failed(state, message_id, exc)
                 continue
             if _seen(received, message):
-                del pending[message_id]
+                _forget(state, message_id)
             else:
                 todo[message_id] = message
         return sorted(todo.values(), key=_age)
 
-    def _receive(self, state: dict[str, Any], message: FaxMessage) -> ReceivedFax:
+    def _reserve(self, state: dict[str, Any], message: FaxMessage) -> None:
         pending: dict[str, dict[str, str]] = state["pending"]
         names = pending.get(message.id)
         if names is None or any(a.id not in names for a in message.attachments):
-            names = self._plan(state, message, names or {})
-            pending[message.id] = names
+            pending[message.id] = self._plan(state, message, names or {})
             self._save(state)  # the names are reserved before the first byte arrives
+
+    def _receive(self, state: dict[str, Any], message: FaxMessage) -> ReceivedFax:
+        names: dict[str, str] = state["pending"][message.id]
+        placed: list[str] = state["placed"].setdefault(message.id, [])
         files: list[Path] = []
         for att in message.attachments:
-            target = self.directory / names[att.id]
-            if not target.exists():  # present = complete (moved into place atomically)
-                self.client.download(message.id, att.id, target, overwrite=False)
-            files.append(target)
+            if att.id in placed and os.path.lexists(self.directory / names[att.id]):
+                files.append(self.directory / names[att.id])
+                continue
+            name = self._fetch_document(state, message, att)
+            names[att.id] = name
+            if att.id not in placed:
+                placed.append(att.id)
+            self._save(state)
+            files.append(self.directory / name)
         if self.mark_read and message.read_status != "Read":
             self.client.mark_read(message.id)
         state["received"][message.id] = {
             "files": [p.name for p in files],
             "created": _created(message),
         }
-        del pending[message.id]
+        _forget(state, message.id)
         self._save(state)
         return ReceivedFax(message, tuple(files))
+
+    def _fetch_document(
+        self, state: dict[str, Any], message: FaxMessage, att: MessageAttachment
+    ) -> str:
+        """Download one document into a private temporary directory, then link it into DIR
+        under its reserved name, or the next free one; returns the name it got."""
+        scratch = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=self.directory))
+        try:
+            document = scratch / "document"
+            self.client.download(message.id, att.id, document, overwrite=False)
+            wanted = state["pending"][message.id][att.id]
+            taken = _taken(state)
+            for _ in range(_MAX_NAME_TRIES):
+                if _link_new(document, self.directory / wanted):
+                    return str(wanted)
+                taken.add(wanted)
+                wanted = _unique(self.directory, wanted, taken)
+            raise RingFaxError(
+                f"no free file name for document {att.id} of fax {message.id} in "
+                f"{self.directory} after {_MAX_NAME_TRIES} tries"
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _failed(self, state: dict[str, Any], message_id: str, exc: BaseException) -> None:
+        """Record that ``message_id`` could not be completed (it stays pending)."""
+        reason = str(exc) or type(exc).__name__
+        self.failures[message_id] = reason
+        previous = state["failed"].get(message_id) or {}
+        state["failed"][message_id] = {
+            "error": reason[:1000],
+            "attempts": int(previous.get("attempts", 0)) + 1,
+            "last": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        self._save(state)
 
     def _plan(
         self, state: dict[str, Any], message: FaxMessage, known: dict[str, str]
     ) -> dict[str, str]:
-        taken = {n for names in state["pending"].values() for n in names.values()}
-        taken |= {n for entry in state["received"].values() for n in _files(entry)}
+        taken = _taken(state)
         planned = dict(known)
         taken |= set(planned.values())
         for index, att in enumerate(message.attachments):
@@ -238,25 +318,27 @@ class Inbox:
 
     def _load(self) -> dict[str, Any]:
         try:
-            text = self.state_path.read_text(encoding="utf-8")
+            raw = _read_regular(self.state_path, _MAX_STATE)
         except FileNotFoundError:
-            return {"version": _STATE_VERSION, "received": {}, "pending": {}}
+            return _empty_state()
         except OSError as exc:
             raise RingFaxError(f"cannot read {self.state_path}: {exc.strerror or exc}") from None
         try:
-            data = json.loads(text)
-            if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
-                raise ValueError("not a version 1 inbox state")
-            if not isinstance(data.get("received"), dict):
-                raise ValueError("'received' is not an object")
-            if not isinstance(data.setdefault("pending", {}), dict):
-                raise ValueError("'pending' is not an object")
-        except (ValueError, RecursionError) as exc:
-            raise RingFaxError(
-                f"{self.state_path} is not a ringfax inbox state file ({exc}); move it away to "
-                f"start over (faxes already in the directory would then be downloaded again)"
-            ) from None
-        return data
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise self._bad_state(f"it is not JSON ({exc})") from None
+        problem = _state_problem(data)
+        if problem is not None:
+            raise self._bad_state(problem)
+        for key in ("pending", "placed", "failed"):
+            data.setdefault(key, {})
+        return dict(data)
+
+    def _bad_state(self, problem: str) -> RingFaxError:
+        return RingFaxError(
+            f"{self.state_path} is not a ringfax inbox state file: {problem}; move it away to "
+            f"start over (faxes already in the directory would then be downloaded again)"
+        )
 
     def _save(self, state: dict[str, Any]) -> None:
         write_json_atomically(self.state_path, state, sync_dir=True)
@@ -266,8 +348,17 @@ class Inbox:
         if not _HAVE_FLOCK:  # pragma: no cover - Windows
             yield
             return
-        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        path = self.directory / LOCK_FILE
         try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _NONBLOCK, 0o600)
+        except OSError as exc:
+            raise RingFaxError(
+                f"cannot open the inbox lock {path}: {exc.strerror or exc} (a symbolic link or "
+                f"another kind of file there is refused; remove it)"
+            ) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise RingFaxError(f"the inbox lock {path} is not a regular file; remove it")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -315,22 +406,137 @@ def _extension(content_type: str | None) -> str:
 
 
 def _unique(directory: Path, name: str, taken: set[str]) -> str:
+    """``name``, or ``stem-2.ext``, ``stem-3.ext``...: the first not reserved in ``taken`` and
+    not present in ``directory`` in any form (a dangling symlink counts as present)."""
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
         stem, ext = name, ""
     candidate, n = name, 1
-    while candidate in taken or (directory / candidate).exists():
+    while candidate in taken or os.path.lexists(directory / candidate):
         n += 1
         candidate = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
     return candidate
 
 
+def _link_new(source: Path, target: Path) -> bool:
+    """Give ``source`` the new name ``target``; False when the name exists in any form.
+
+    ``link`` never follows or replaces what is at ``target``. Where hard links are not
+    supported the name is claimed with ``O_CREAT | O_EXCL | O_NOFOLLOW`` and our own empty
+    file is then replaced."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+            raise
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    os.replace(source, target)
+    return True
+
+
 def _remove_partials(directory: Path, now: float) -> None:
-    """Temporary files of downloads killed half-way (``.ringfax-*.part``, an hour old)."""
+    """Leftovers of downloads killed half-way: the inbox's private download directories (no
+    other process uses them while the lock is held) and ``.ringfax-*.part`` files an hour
+    old (``ringfax download`` writes those too)."""
+    for scratch in directory.glob(_TEMP_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            if stat.S_ISDIR(os.lstat(scratch).st_mode):
+                shutil.rmtree(scratch, ignore_errors=True)
     for stray in directory.glob(".ringfax-*.part"):
         with contextlib.suppress(OSError):
-            if now - stray.stat().st_mtime > 3600:
+            if now - stray.lstat().st_mtime > 3600:
                 stray.unlink()
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` — a regular file, not reached through a symlink, at most
+    ``limit`` bytes — else ``OSError``."""
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (remove it)")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes")
+    return data
+
+
+def _empty_state() -> dict[str, Any]:
+    return {"version": _STATE_VERSION, "received": {}, "pending": {}, "placed": {}, "failed": {}}
+
+
+def _name_problem(name: Any) -> str | None:
+    if not isinstance(name, str):
+        return "not a string"
+    if not _PLAIN_NAME.fullmatch(name):
+        return "not a plain file name inside the directory"
+    return None
+
+
+def _state_problem(data: Any) -> str | None:
+    """What is wrong with a parsed state file (naming the key), or None."""
+    if not isinstance(data, dict):
+        return "the top level is not a JSON object"
+    if data.get("version") != _STATE_VERSION:
+        return f"'version' is {data.get('version')!r}, not {_STATE_VERSION}"
+    for key in ("syncToken", "server"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            return f"{key!r} is not a string"
+    if "received" not in data:
+        return "'received' is missing"
+    sections = {key: data.get(key, {}) for key in ("received", "pending", "placed", "failed")}
+    for key, section in sections.items():
+        if not isinstance(section, dict):
+            return f"{key!r} is not an object"
+    for message_id, entry in sections["received"].items():
+        where = f"received[{message_id!r}]"
+        files = entry
+        if isinstance(entry, dict):
+            files = entry.get("files", [])
+            created = entry.get("created")
+            if created is not None and not isinstance(created, str):
+                return f"{where}['created'] is not a string"
+        if not isinstance(files, list):
+            return f"{where} has no list of files"
+        for name in files:
+            problem = _name_problem(name)
+            if problem is not None:
+                return f"{where} lists the file {name!r}: {problem}"
+    for message_id, names in sections["pending"].items():
+        if not isinstance(names, dict):
+            return f"pending[{message_id!r}] is not an object"
+        for attachment_id, name in names.items():
+            problem = _name_problem(name)
+            if problem is not None:
+                return f"pending[{message_id!r}][{attachment_id!r}] is {name!r}: {problem}"
+    for message_id, ids in sections["placed"].items():
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return f"placed[{message_id!r}] is not a list of attachment ids"
+    for message_id, failure in sections["failed"].items():
+        attempts = failure.get("attempts") if isinstance(failure, dict) else None
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+            return f"failed[{message_id!r}] has no count of attempts"
+    return None
+
+
+def _taken(state: Mapping[str, Any]) -> set[str]:
+    """Every file name the state reserves or records."""
+    taken = {n for names in state["pending"].values() for n in names.values()}
+    taken |= {n for entry in state["received"].values() for n in _files(entry)}
+    return taken
+
+
+def _forget(state: dict[str, Any], message_id: str) -> None:
+    """Drop ``message_id`` from the pending bookkeeping (received, or gone on the server)."""
+    for key in ("pending", "placed", "failed"):
+        state[key].pop(message_id, None)
 
 
 def _created(message: FaxMessage) -> str | None:

@@ -136,11 +136,16 @@ def test_crash_half_way_resumes_without_downloading_twice(
     assert not list(box.glob(".ringfax-*.part"))
 
 
-def test_crash_after_files_before_record(emu: Emulator, client: FaxClient, tmp_path: Path) -> None:
+def test_mark_read_failing_after_the_files_is_retried_alone(
+    emu: Emulator, client: FaxClient, tmp_path: Path
+) -> None:
     fax = inject(emu)
     box = tmp_path / "inbox"
-    with pytest.raises(RingFaxError, match="network went away"):
-        Inbox(Counting(client, fail_mark=True), box, mark_read=True).sync()
+    failing = Inbox(Counting(client, fail_mark=True), box, mark_read=True)
+    assert failing.sync() == []
+    assert failing.failures == {fax: "network went away"}
+    state = json.loads((box / ".ringfax-inbox.json").read_text())
+    assert list(state["pending"]) == [fax] and state["failed"][fax]["attempts"] == 1
     assert visible(box) == [f"{fax}-scan.pdf"]
     again = Counting(client)
     got = Inbox(again, box, mark_read=True).sync()
