@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -103,6 +104,18 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         ):
             return text
         return text + " (default: %(default)s)"
+
+
+class _TopHelpFormatter(_HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Keeps the exit-code table of ``ringfax --help`` one code per line."""
+
+
+def _exit_code_lines() -> str:
+    rows = [
+        textwrap.fill(text, width=78, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7)
+        for code, text in EXIT_CODES
+    ]
+    return "exit codes:\n" + "\n".join(rows)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -364,9 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     waiting = _waiting()
     parser = _Parser(
         prog="ringfax",
-        description="Send, receive and track RingCentral faxes (or try it all locally: "
+        description="Send, receive and track RingCentral faxes (or try it all locally:\n"
         "`ringfax demo`, `ringfax emulator`).",
-        epilog="Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES) + ".",
+        epilog=_exit_code_lines(),
+        formatter_class=_TopHelpFormatter,
     )
     parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
