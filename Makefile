@@ -65,6 +65,14 @@ SECONDS ?= 60
 fuzz: $(FUZZ_STAMP)
 	$(BIN)/python -m tests.fuzz.run --seconds $(SECONDS)
 
+# Mutation testing (mutmut, in the test extra) of the decoder/encoder core and the ringfax inbox,
+# one module at a time with a targeted test selection, at the lowest CPU priority; the score
+# table is printed (see docs/testing.md and benchmarks/results/mutation.md).
+# MUTATION_ARGS="--module mimewire/_codecs.py" runs one module.
+.PHONY: mutation
+mutation: $(STAMP)
+	nice -n 19 $(BIN)/python -m tests.fuzz.mutation $(MUTATION_ARGS)
+
 # Build the wheel, then install it on Python 3.10 and 3.13 (with and without the fax extra)
 # and run a smoke test there.
 wheel-check: $(STAMP)

@@ -1,0 +1,142 @@
+"""Mutation run: ``python -m tests.fuzz.mutation [--module PATH ...] [--workdir DIR]``.
+
+For each module (default: all of :data:`SELECTIONS`) mutmut 3 mutates that one file and runs
+only the test files listed for it (a fast, targeted selection, so a module takes minutes,
+not hours). Each module gets its own scratch copy of the project under ``--workdir``: the
+production code is taken from the ``HEAD`` commit (``git archive``), so the score belongs to
+a commit even while the working tree changes; the tests come from the working tree, so a
+test being written can be scored before it is committed.
+
+Hypothesis runs with the derandomized ``ci`` profile, so a mutant's verdict does not depend
+on the run. Prints one Markdown table row per module and writes the survivors of each module
+to ``<workdir>/<module>/survivors.txt`` (``mutmut show NAME`` inside ``<workdir>/<module>``
+prints a survivor's diff).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+_DECODER_TESTS = (
+    "tests/mimewire/test_decoder.py",
+    "tests/mimewire/test_decoder_cases.py",
+    "tests/mimewire/test_limits.py",
+    "tests/mimewire/test_parse.py",
+    "tests/mimewire/test_inspect.py",
+    "tests/attacks/test_review_decoder.py",
+    "tests/mimewire/test_mutation_decoder.py",
+)
+SELECTIONS: dict[str, tuple[str, ...]] = {
+    "mimewire/_codecs.py": (
+        "tests/mimewire/test_codecs.py",
+        "tests/mimewire/test_body.py",
+        "tests/mimewire/test_mutation_codecs.py",
+    ),
+    "mimewire/_params.py": (
+        "tests/mimewire/test_headers.py",
+        "tests/attacks/test_review_headers.py",
+        "tests/mimewire/test_parse.py",
+        "tests/mimewire/test_mutation_params.py",
+    ),
+    "mimewire/_framing.py": _DECODER_TESTS,
+    "mimewire/_headerblock.py": (*_DECODER_TESTS, "tests/attacks/test_review_headers.py"),
+    "mimewire/_scan.py": _DECODER_TESTS,
+    "mimewire/_plan.py": (
+        "tests/mimewire/test_body.py",
+        "tests/mimewire/test_encoder.py",
+        "tests/test_encoder_safety.py",
+        "tests/mimewire/test_mutation_codecs.py",
+    ),
+    "ringfax/_inbox.py": (
+        "tests/ringfax/test_inbox.py",
+        "tests/ringfax/test_inbox_edges.py",
+    ),
+}
+
+
+def _scratch(module: str, work: Path) -> Path:
+    """A copy of the project (production code at HEAD, tests from the working tree)."""
+    target = work / module.replace("/", "_")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", "HEAD", "mimewire", "ringfax"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    shutil.copytree(ROOT / "tests", target / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", target / "pyproject.toml")
+    tests = [t for t in SELECTIONS[module] if (ROOT / t).exists()]
+    (target / "setup.cfg").write_text(
+        "[mutmut]\n"
+        f"source_paths = {module.split('/')[0]}\n"
+        f"only_mutate = {module}\n"
+        "pytest_add_cli_args = -p no:randomly -p no:cacheprovider -q -x\n"
+        "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in tests)
+    )
+    return target
+
+
+def _run(module: str, work: Path, children: int) -> dict[str, object]:
+    where = _scratch(module, work)
+    env = {**os.environ, "HYPOTHESIS_PROFILE": "ci"}
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    with open(where / "run.log", "wb") as log:
+        subprocess.run(
+            [mutmut, "run", "--max-children", str(children)],
+            cwd=where,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    subprocess.run([mutmut, "export-cicd-stats"], cwd=where, env=env, capture_output=True)
+    stats: dict[str, object] = json.loads((where / "mutants/mutmut-cicd-stats.json").read_text())
+    listing = subprocess.run(
+        [mutmut, "results"], cwd=where, env=env, capture_output=True, text=True
+    ).stdout
+    survivors = [
+        line.strip().split(":")[0]
+        for line in listing.splitlines()
+        if line.strip().endswith((": survived", ": no tests", ": suspicious"))
+    ]
+    (where / "survivors.txt").write_text("".join(f"{s}\n" for s in survivors))
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--module", action="append", choices=sorted(SELECTIONS))
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "mimewire-mutation"
+    )
+    parser.add_argument("--children", type=int, default=1, help="parallel mutant runs")
+    args = parser.parse_args(argv)
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    print(f"production code at {head}; scratch copies under {args.workdir}")
+    print("| module | mutants | killed | timeout | survived | no tests |")
+    print("|---|---|---|---|---|---|")
+    for module in args.module or list(SELECTIONS):
+        s = _run(module, args.workdir, args.children)
+        print(
+            f"| {module} | {s['total']} | {s['killed']} | {s['timeout']} | {s['survived']} "
+            f"| {s['no_tests']} |",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
