@@ -11,6 +11,7 @@ mimewire decoding error into the same answer.
 from __future__ import annotations
 
 import fnmatch
+import sys
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -134,8 +135,9 @@ def rejected(exc: MimeWireError, field: str | None = None) -> FormRejected:
 class FormChecker:
     """One request's running counts against a :class:`FieldPolicy`.
 
-    Call :meth:`open` at each part's headers, then :meth:`grow` with each body chunk's size
-    before keeping the chunk; :meth:`open` returns the part's name.
+    At each part's headers :meth:`open` checks the part and returns how many body bytes it
+    may have; a caller that counts more raises :meth:`too_large`, and reports the final
+    size with :meth:`close`. Comparing one int per chunk keeps the check off the profile.
     """
 
     __slots__ = ("cap", "cap_name", "fields", "files", "form_memory", "is_file", "name", "policy")
@@ -150,8 +152,11 @@ class FormChecker:
         self.cap: int | None = None
         self.cap_name = ""
 
-    def open(self, name: str | None, filename: str | None, content_type: str | None) -> str:
-        """Check a new part (``filename`` not ``None``: a file) and start counting its bytes."""
+    def open(
+        self, name: str | None, filename: str | None, content_type: str | None
+    ) -> tuple[str, int]:
+        """Check a new part (``filename`` not ``None``: a file): its name, and the body bytes
+        it may have."""
         policy = self.policy
         if name is None:
             raise FormRejected(400, "a form-data part has no name parameter")
@@ -162,7 +167,7 @@ class FormChecker:
         if is_file:
             self.files += 1
             if policy.max_files is not None and self.files > policy.max_files:
-                raise self._over(name, "max_files", policy.max_files, "too many files")
+                raise self._over("max_files", policy.max_files, "too many files")
             if not policy.accepts_type(content_type):
                 shown = content_type or "application/octet-stream"
                 raise FormRejected(
@@ -171,26 +176,31 @@ class FormChecker:
         else:
             self.fields += 1
             if policy.max_fields is not None and self.fields > policy.max_fields:
-                raise self._over(name, "max_fields", policy.max_fields, "too many fields")
+                raise self._over("max_fields", policy.max_fields, "too many fields")
         bound = policy.size_limit(name, is_file)
         self.cap_name, self.cap = bound if bound is not None else ("", None)
-        return name
+        allowed = sys.maxsize if self.cap is None else self.cap
+        if not is_file and policy.max_form_memory is not None:
+            allowed = min(allowed, policy.max_form_memory - self.form_memory)
+        return name, allowed
 
-    def grow(self, size: int, added: int) -> None:
-        """Account for ``added`` more body bytes; ``size`` is the part's total so far."""
-        cap = self.cap
-        if cap is not None and size > cap:
-            assert self.name is not None
-            raise self._over(self.name, self.cap_name, cap, "field too large")
+    def too_large(self) -> FormRejected:
+        """The answer to a part body over what :meth:`open` allowed."""
+        limit = self.policy.max_form_memory
+        if not self.is_file and limit is not None:
+            remaining = limit - self.form_memory
+            if self.cap is None or remaining < self.cap:
+                return self._over("max_form_memory", limit, "non-file fields too large")
+        assert self.cap is not None
+        return self._over(self.cap_name, self.cap, "field too large")
+
+    def close(self, size: int) -> None:
+        """The current part's body ended with ``size`` bytes."""
         if not self.is_file:
-            self.form_memory += added
-            limit = self.policy.max_form_memory
-            if limit is not None and self.form_memory > limit:
-                assert self.name is not None
-                raise self._over(self.name, "max_form_memory", limit, "non-file fields too large")
+            self.form_memory += size
 
-    @staticmethod
-    def _over(name: str, limit: str, value: int, what: str) -> FormRejected:
+    def _over(self, limit: str, value: int, what: str) -> FormRejected:
+        name = self.name
         return FormRejected(
             413,
             f"field {name!r}: {what} (limit {limit}={value})",

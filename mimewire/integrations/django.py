@@ -171,24 +171,28 @@ class MultiPartParser(DjangoMultiPartParser):  # type: ignore[misc]
             limits=_limits(self._mimewire_limits),
             chunk_size=min(self._chunk_size, _MAX_READ),
         )
+        post = self._post
         for part in parts:
-            name = checker.open(part.name, part.filename, part.content_type)
-            if part.filename is None:
+            filename = part.filename
+            name, allowed = checker.open(part.name, filename, part.content_type)
+            if filename is None:
                 size = 0
                 chunks = []
                 for chunk in part:
                     size += len(chunk)
-                    checker.grow(size, len(chunk))
+                    if size > allowed:
+                        raise checker.too_large()
                     chunks.append(chunk)
-                self._post.appendlist(name, b"".join(chunks).decode(encoding, "replace"))
+                checker.close(size)
+                post.appendlist(name, b"".join(chunks).decode(encoding, "replace"))
                 continue
-            file_name = self.sanitize_file_name(part.filename)
+            file_name = self.sanitize_file_name(filename)
             if not file_name:
                 continue  # Django drops a file without a usable name
-            self._read_file(part, name, file_name, checker)
+            self._read_file(part, name, file_name, allowed, checker)
 
     def _read_file(
-        self, part: StreamedPart, name: str, file_name: str, checker: FormChecker
+        self, part: StreamedPart, name: str, file_name: str, allowed: int, checker: FormChecker
     ) -> None:
         handlers = self._upload_handlers
         extra: dict[str, str] = {}
@@ -212,7 +216,8 @@ class MultiPartParser(DjangoMultiPartParser):  # type: ignore[misc]
         try:
             for chunk in _slices(part, self._chunk_size):
                 size += len(chunk)
-                checker.grow(size, len(chunk))
+                if size > allowed:
+                    raise checker.too_large()
                 for i, handler in enumerate(handlers):
                     length = len(chunk)
                     chunk = handler.receive_data_chunk(chunk, counters[i])

@@ -55,6 +55,17 @@ def _raw_headers(part: AsyncStreamedPart) -> list[tuple[bytes, bytes]]:
     return [(encode(name.lower()), encode(value)) for name, value in part.headers]
 
 
+def _answer(exc: BaseException, field: str | None) -> HTTPException | None:
+    """The HTTP answer to an error raised while a form was read (``None``: not the client's)."""
+    if isinstance(exc, FormRejected):
+        return http_error(exc)
+    if isinstance(exc, MimeWireError):
+        return http_error(rejected(exc, field))
+    if isinstance(exc, ClientDisconnect):
+        return HTTPException(400, _DISCONNECTED)
+    return None
+
+
 class FormPart:
     """One part of :func:`stream_form`, its body checked against the policy while it is read.
 
@@ -63,11 +74,14 @@ class FormPart:
     the next part (an unread body is skipped). ``size`` counts the bytes read so far.
     """
 
-    __slots__ = ("_checker", "_part", "name", "size")
+    __slots__ = ("_allowed", "_checker", "_part", "name", "size")
 
-    def __init__(self, part: AsyncStreamedPart, name: str, checker: FormChecker) -> None:
+    def __init__(
+        self, part: AsyncStreamedPart, name: str, allowed: int, checker: FormChecker
+    ) -> None:
         self._part = part
         self._checker = checker
+        self._allowed = allowed
         self.name = name
         self.size = 0
 
@@ -87,18 +101,19 @@ class FormPart:
         return Headers(raw=_raw_headers(self._part))
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        checker = self._checker
+        allowed = self._allowed
         try:
             async for chunk in self._part:
                 self.size += len(chunk)
-                checker.grow(self.size, len(chunk))
+                if self.size > allowed:
+                    raise self._checker.too_large()
                 yield chunk
-        except FormRejected as exc:
-            raise http_error(exc) from None
-        except MimeWireError as exc:
-            raise http_error(rejected(exc, self.name)) from None
-        except ClientDisconnect:
-            raise HTTPException(400, _DISCONNECTED) from None
+        except BaseException as exc:
+            answer = _answer(exc, self.name)
+            if answer is None:
+                raise
+            raise answer from None
+        self._checker.close(self.size)
 
     async def aread(self) -> bytes:
         """The rest of the body."""
@@ -122,14 +137,13 @@ async def stream_form(
         parts = aparse_stream(request.stream(), content_type, limits=limits)
         async with aclosing(parts):
             async for part in parts:
-                name = checker.open(part.name, part.filename, part.content_type)
-                yield FormPart(part, name, checker)
-    except FormRejected as exc:
-        raise http_error(exc) from None
-    except MimeWireError as exc:
-        raise http_error(rejected(exc, checker.name)) from None
-    except ClientDisconnect:
-        raise HTTPException(400, _DISCONNECTED) from None
+                name, allowed = checker.open(part.name, part.filename, part.content_type)
+                yield FormPart(part, name, allowed, checker)
+    except BaseException as exc:
+        answer = _answer(exc, checker.name)
+        if answer is None:
+            raise
+        raise answer from None
 
 
 async def read_form(
@@ -150,27 +164,46 @@ async def read_form(
     content_type = request.headers.get("content-type", "")
     if content_type.partition(";")[0].strip().lower() != "multipart/form-data":
         return await request.form()
+    checker = FormChecker(fields)
     items: list[tuple[str, UploadFile | str]] = []
     try:
-        async with aclosing(stream_form(request, limits=limits, fields=fields)) as parts:
+        parts = aparse_stream(request.stream(), content_type, limits=limits)
+        async with aclosing(parts):
             async for part in parts:
-                if part.filename is None:
-                    items.append((part.name, _field_text(await part.aread())))
+                filename = part.filename
+                name, allowed = checker.open(part.name, filename, part.content_type)
+                size = 0
+                if filename is None:
+                    chunks = []
+                    async for chunk in part:
+                        size += len(chunk)
+                        if size > allowed:
+                            raise checker.too_large()
+                        chunks.append(chunk)
+                    checker.close(size)
+                    items.append((name, _field_text(b"".join(chunks))))
                     continue
                 spool = SpooledTemporaryFile(max_size=spool_threshold, dir=spool_dir)  # noqa: SIM115
+                headers = Headers(raw=_raw_headers(part))
                 upload = UploadFile(
-                    cast(BinaryIO, spool), size=0, filename=part.filename, headers=part.headers
+                    cast(BinaryIO, spool), size=0, filename=filename, headers=headers
                 )
-                items.append((part.name, upload))  # before the body: closed if it fails
+                items.append((name, upload))  # before the body: closed if it fails
                 async for chunk in part:
+                    size += len(chunk)
+                    if size > allowed:
+                        raise checker.too_large()
                     spool.write(chunk)
-                upload.size = part.size
+                upload.size = size
                 spool.seek(0)
-    except BaseException:
+    except BaseException as exc:
         for _, value in items:
             if isinstance(value, UploadFile):
                 value.file.close()
-        raise
+        answer = _answer(exc, checker.name)
+        if answer is None:
+            raise
+        raise answer from None
     form = FormData(items)
     request._form = form
     return form

@@ -67,8 +67,10 @@ def _headers(part: StreamedPart) -> Headers:
 
 def _field_text(data: bytes, part: StreamedPart) -> str:
     """A field value as werkzeug's own parser reads it (a safe charset, bad bytes replaced)."""
-    charset = (part.charset or "").lower()
-    return data.decode(charset if charset in _SAFE_CHARSETS else "utf-8", "replace")
+    charset = part.charset
+    if charset is None or charset.lower() not in _SAFE_CHARSETS:
+        return data.decode("utf-8", "replace")
+    return data.decode(charset, "replace")
 
 
 class FormDataParser(WerkzeugFormDataParser):
@@ -119,27 +121,31 @@ class FormDataParser(WerkzeugFormDataParser):
         files: list[tuple[str, FileStorage]] = []
         try:
             for part in parse_stream(stream, content_type, limits=self._limits()):
-                name = checker.open(part.name, part.filename, part.content_type)
+                filename = part.filename
+                name, allowed = checker.open(part.name, filename, part.content_type)
                 size = 0
-                if part.filename is None:
+                if filename is None:
                     chunks = []
                     for chunk in part:
                         size += len(chunk)
-                        checker.grow(size, len(chunk))
+                        if size > allowed:
+                            raise checker.too_large()
                         chunks.append(chunk)
+                    checker.close(size)
                     form.append((name, _field_text(b"".join(chunks), part)))
                     continue
                 headers = _headers(part)
                 container = self.stream_factory(
                     total_content_length=content_length,
                     content_type=headers.get("content-type"),
-                    filename=part.filename,
+                    filename=filename,
                     content_length=0,
                 )
-                files.append((name, FileStorage(container, part.filename, name, headers=headers)))
+                files.append((name, FileStorage(container, filename, name, headers=headers)))
                 for chunk in part:
                     size += len(chunk)
-                    checker.grow(size, len(chunk))
+                    if size > allowed:
+                        raise checker.too_large()
                     container.write(chunk)
                 container.seek(0)
         except BaseException as exc:

@@ -78,6 +78,15 @@ def _start(name: str, spool: Path) -> tuple[str, Any]:
     return _wsgi(_django_app.configure(str(spool)))
 
 
+def _spool_of(name: str, spool: Path) -> Path:
+    """Django is configured once per process: its spool is the one it was configured with."""
+    if name != "django":
+        return spool
+    from django.conf import settings
+
+    return Path(settings.FILE_UPLOAD_TEMP_DIR)
+
+
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Served]]:
     """Lazily started servers, one per framework, stopped at the end of the session."""
@@ -89,7 +98,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
             spool = tmp_path_factory.mktemp(f"spool-{name}")
             url, stop = _start(name, spool)
             stops.append(stop)
-            self[name] = Served(name, url, spool)
+            self[name] = Served(name, url, _spool_of(name, spool))
             return self[name]
 
     lazy = Lazy(started)
