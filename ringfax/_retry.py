@@ -44,9 +44,11 @@ class RetryPolicy:
     """How hard to retry.
 
     ``max_attempts``: total attempts including the first (1 disables retries).
-    ``max_total_wait``: upper bound, in seconds, on the sum of all waits for one call; a
-    ``Retry-After`` beyond it is not waited for (the :class:`~ringfax.RateLimited` error is
-    raised with its ``retry_after``). ``rate_limit_default``: wait after a 429 without
+    ``max_total_wait``: upper bound, in seconds, on the sum of all waits for one call —
+    backoff, ``Retry-After`` and the rate-limit pacing wait before each attempt; a wait beyond
+    it is not waited for (:class:`~ringfax.RateLimited` is raised with its ``retry_after``).
+    Server-supplied waits are also cut to ``MAX_SERVER_WAIT`` (docs/ringfax-limits.md).
+    ``rate_limit_default``: wait after a 429 without
     ``Retry-After`` nor ``X-Rate-Limit-Window`` (RingCentral penalises for 60 s; its docs say
     "at least 30 seconds", its JS SDK waits 60).
     """
