@@ -2,11 +2,14 @@
 
 Every ```python block runs unless the line before it is ``<!-- no-test -->``. Blocks that
 post to ``url`` must deliver a multipart body that mimewire decodes into the fields the
-snippet sent; the ringfax example runs against the local emulator.
+snippet sent; the ringfax example runs against the local emulator; the WSGI and ASGI upload
+apps answer a real request under wsgiref and uvicorn (the server x client matrix is
+``tests/interop/test_wsgi_asgi_servers.py``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -16,6 +19,15 @@ from pathlib import Path
 import pytest
 
 import mimewire
+from tests.interop._app_servers import (
+    ASGI_SIGNATURE,
+    cleanup,
+    is_app_block,
+    load_app,
+    post_requests,
+    uvicorn_server,
+    wsgiref_server,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -86,6 +98,9 @@ def test_readme_example_runs(
     tmp_path: Path,
 ) -> None:
     url = f"http://127.0.0.1:{capture.server_address[1]}/upload"
+    if is_app_block(code):
+        _run_app_example(line, code)
+        return
     if "sync_faxes" in code:
         _run_ringfax_receive_example(code, monkeypatch, tmp_path)
         return
@@ -105,6 +120,25 @@ def test_readme_example_runs(
     assert parts[1].read() == README.read_bytes()
     if "Content-Length" in headers:
         assert int(headers["Content-Length"]) == len(body)
+
+
+def _run_app_example(line: int, code: str) -> None:
+    """The upload app answers one request with the fields it received."""
+    namespace = load_app(line, code)
+    serve = uvicorn_server if ASGI_SIGNATURE in code else wsgiref_server
+    body = mimewire.MultipartBody(
+        [mimewire.Part.field("note", "hi"), mimewire.Part.file("doc", README)]
+    )
+    try:
+        with serve(namespace["app"]) as url:
+            status, payload = post_requests(url, body, chunked=False)
+    finally:
+        cleanup(namespace)
+    assert status == 200, payload
+    received = json.loads(payload)
+    assert [r["name"] for r in received] == ["note", "doc"]
+    assert received[0]["value"] == "hi"
+    assert received[1]["size"] == len(README.read_bytes())
 
 
 def _run_ringfax_example(code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
