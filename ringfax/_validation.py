@@ -211,9 +211,14 @@ def _check_e164(number: str, compact: str, label: str) -> str:
     national = digits[len(code) :]
     if code == _NANP:
         if len(national) != 10 or national[0] in "01":
+            problem = (
+                f"got {len(national)} digits"
+                if len(national) != 10
+                else f"area code {national[:3]} starts with {national[0]}"
+            )
             raise ValidationError(
                 f"{label}{number!r} is not a valid +1 (NANP) number: expected 10 digits after "
-                f"+1, area code not starting with 0 or 1 (got {len(national)} digits)"
+                f"+1, area code not starting with 0 or 1 ({problem})"
             )
     elif len(national) < MIN_SUBSCRIBER_DIGITS:
         raise ValidationError(

@@ -79,7 +79,7 @@ def test_builtin_rule_knows_every_country(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ValidationError, match=r"not in E\.164 format"):
         normalize_number("+1650abc0123")  # (phonenumbers reads letters as vanity digits)
     assert normalize_number("04 123456", "ZW") == "+2634123456"
-    with pytest.raises(ValidationError, match=r"not a valid \+1 \(NANP\) number"):
+    with pytest.raises(ValidationError, match=r"not a valid \+1 \(NANP\) .*\(area code 050 "):
         normalize_number("+10505550123")  # area code 050 (phonenumbers checks length only)
     assert normalize_number("+263 4 123456", "ZW") == "+2634123456"
 
