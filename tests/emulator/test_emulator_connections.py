@@ -49,7 +49,9 @@ def fast_deadlines(tmp_path: Path) -> Iterator[Emulator]:
 
 def _connect(emu: Emulator) -> socket.socket:
     parts = urlsplit(emu.url)
-    return socket.create_connection((parts.hostname, parts.port), timeout=GIVE_UP)
+    return socket.create_connection(
+        (parts.hostname or "127.0.0.1", parts.port or 80), timeout=GIVE_UP
+    )
 
 
 def _closed_by_server(sock: socket.socket) -> bool:
