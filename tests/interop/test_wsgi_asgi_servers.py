@@ -202,3 +202,31 @@ def test_asgi_app_answers_400_to_a_short_body() -> None:
     assert sent[0]["status"] == 400
     error = json.loads(sent[1]["body"])["error"]
     assert f"body ended after 1000 of content_length={len(wire)} bytes" in error
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "werkzeug"])
+def test_httpx_async_client_needs_the_async_iterator(server: str) -> None:
+    """httpx takes any iterable as a sync body, so AsyncClient refuses a MultipartBody
+    itself; ``aiter(body)`` (what the README shows) sends it, with its Content-Length."""
+    import asyncio
+
+    import httpx
+
+    signature = ASGI_SIGNATURE if server in ASGI_SERVERS else WSGI_SIGNATURE
+    namespace = load_app(*readme_app_block(signature))
+
+    async def post(url: str) -> httpx.Response:
+        body = _body()
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            with pytest.raises(RuntimeError, match="sync request"):
+                await client.post(url, content=body, headers=body.headers)
+            return await client.post(url, content=aiter(body), headers=body.headers)
+
+    try:
+        with SERVERS[server](namespace["app"]) as url:
+            response = asyncio.run(post(url))
+    finally:
+        cleanup(namespace)
+    assert response.status_code == 200, response.content
+    assert response.json() == _expected("text/markdown")
+    assert response.request.headers["Content-Length"] == str(_body().content_length)
