@@ -10,6 +10,10 @@ group for the wait the client decided (``Retry-After``, else the window, else 60
 Which group a request belongs to is known only from answers, so requests are classified by
 the documented table (:func:`request_group`) and a group name the server reports for a class
 replaces the documented one from then on.
+
+No wait derived from a server is longer than ``MAX_SERVER_WAIT``, and the state of exhausted
+or blocked groups can be shared with later processes through a :class:`PacingStore` (the
+token cache's); docs/ringfax-limits.md has the rules.
 """
 
 from __future__ import annotations
