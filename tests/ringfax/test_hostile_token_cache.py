@@ -197,3 +197,39 @@ def test_the_key_names_the_subject_or_a_hash_never_the_jwt() -> None:
     opaque = cache_key(SERVER, "app", "not-a-jwt")
     assert opaque.startswith(f"{SERVER} app jwt:") and "not-a-jwt" not in opaque
     assert jwt_subject("a.%%%.c") is None and jwt_subject("a.bnVsbA.c") is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create another user's directory")
+def test_a_cache_directory_of_another_user_is_refused(tmp_path: Path) -> None:
+    directory = private_dir(tmp_path)
+    os.chown(directory, 65534, 65534)
+    with pytest.raises(UnsafeTokenCache, match=r"directory .* belongs to uid 65534, not to you"):
+        client(TokenServer(), directory / "tokens.json", jwt_for("alice")).get_fax(1)
+
+
+def test_a_symlinked_pacing_file_is_neither_read_nor_written_through(tmp_path: Path) -> None:
+    directory = private_dir(tmp_path)
+    target = tmp_path / "elsewhere.json"
+    target.write_text("{}")
+    (directory / "tokens.pacing.json").symlink_to(target)
+    server = TokenServer()
+
+    def exhausted(request: Request) -> Response:
+        if is_token_request(request):
+            return server(request)
+        limits = {"X-Rate-Limit-Group": "Light", "X-Rate-Limit-Remaining": "0"}
+        return json_response(fax_json(), headers={**limits, "X-Rate-Limit-Window": "60"})
+
+    clock = FakeClock()
+    FaxClient(
+        SERVER,
+        client_id="app",
+        client_secret="secret",
+        jwt=jwt_for("alice"),
+        transport=FunctionTransport(exhausted),
+        clock=clock,
+        sleep=clock.sleep,
+        token_cache=FileTokenCache(directory / "tokens.json", clock=clock),
+    ).get_fax(1)  # an exhausted group would be shared: the write must not go through the link
+    assert target.read_text() == "{}"
+    assert (directory / "tokens.pacing.json").is_symlink()
