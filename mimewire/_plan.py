@@ -44,6 +44,11 @@ __all__ = ["JOIN_LIMIT", "Plan", "Slot", "content_length", "plan", "scan", "wher
 JOIN_LIMIT = 65536
 """In-memory bodies below this size are joined with their framing into one segment."""
 
+FIELD_BLOB = JOIN_LIMIT - JOIN_LIMIT // 8
+"""Runs of plain fields are rendered in blobs of about this many bytes: small enough to stay
+in cache and in the allocator's reused memory, large enough to cost one call per ~1000
+fields."""
+
 _MAX_BOUNDARY_TRIES = 16
 
 
@@ -219,54 +224,42 @@ class _Layout:
         parts = self.parts
         n = len(parts)
         form_data = self.subtype == "form-data"
-        ftexts: list[str | None] | None = list(map(_get_ftext, parts)) if form_data else None
         i = 0
-        run_end = 0  # end of the current run of plain fields
-        want = n  # how many of them to render at once: halved on failure, doubled on success
+        batch = 64  # plain fields per rendered blob: sized to make ~FIELD_BLOB bytes
         backoff = 8  # how many to send through the per-part path when even a few fail
         while i < n:
             stop = i + 1
-            if ftexts is not None and ftexts[i] is not None:
-                if run_end <= i:
-                    try:
-                        run_end = ftexts.index(None, i)
-                    except ValueError:
-                        run_end = n
+            if form_data and parts[i]._ftext is not None:
                 while True:
-                    stop = min(run_end, i + want)
-                    blob = self._render_fields(i, stop, ftexts, text_dash, needle)
+                    blob, stop = self._render_fields(i, min(n, i + batch), text_dash)
                     if blob is not None:
-                        want *= 2
+                        # aim the next blob at FIELD_BLOB bytes, growing at most 2x a step
+                        batch = max(8, min(2 * batch, (stop - i) * FIELD_BLOB // len(blob)))
                         backoff = 8
                         break
                     if stop - i <= 8:
                         # The next few go through the per-part path below; more of
                         # them after each such failure (many fields needing escapes).
-                        stop = min(run_end, i + backoff)
+                        stop = min(n, i + backoff)
                         backoff *= 2
                         break
-                    want = (stop - i) // 2  # isolate the field(s) that need it
+                    batch = (stop - i) // 2  # isolate the field(s) that need it
                 if blob is not None:
                     if i == 0 and first:
                         append(first)
                         pending_size += len(first)
-                    # Add blob to pending; cut full JOIN_LIMIT segments off the front.
-                    room = JOIN_LIMIT - pending_size
-                    if len(blob) < room:
-                        append(blob)
-                        pending_size += len(blob)
-                    else:
-                        append(blob[:room])
+                    # A blob is about FIELD_BLOB bytes: it starts a segment of its own
+                    # (never copied into a join) unless it fits with what is pending.
+                    if pending_size and pending_size + len(blob) > JOIN_LIMIT:
                         segments.append(b"".join(pending))
                         pending.clear()
-                        pos = room
-                        end = len(blob)
-                        while end - pos >= JOIN_LIMIT:
-                            segments.append(blob[pos : pos + JOIN_LIMIT])
-                            pos += JOIN_LIMIT
-                        pending_size = end - pos
-                        if pending_size:
-                            append(blob[pos:])
+                        pending_size = 0
+                    append(blob)
+                    pending_size += len(blob)
+                    if pending_size >= FIELD_BLOB:
+                        segments.append(b"".join(pending))
+                        pending.clear()
+                        pending_size = 0
                     i = stop
                     continue
             for i in range(i, stop):  # noqa: B020 - one part at a time
@@ -329,33 +322,40 @@ class _Layout:
         segments.append(b"".join(pending))
         return segments, None
 
-    def _render_fields(
-        self, start: int, stop: int, texts: list[str | None], text_dash: str, needle: bytes
-    ) -> bytes | None:
-        """``parts[start:stop]`` (all plain ``Part.field(name, str)``) rendered as one UTF-8
-        blob -- each ``text_dash + form_data_head(name, None, None) + value`` -- the first
-        without its leading CRLF; None when any of them needs the per-part path: a name
-        that needs escaping, a value that contains the delimiter or is large (never
-        joined)."""
-        values = texts[start:stop]
-        if max(map(len, values)) >= JOIN_LIMIT // 4:  # type: ignore[arg-type]
-            return None  # might be >= JOIN_LIMIT bytes once encoded
-        names = list(map(_get_name, self.parts[start:stop]))
+    def _render_fields(self, start: int, stop: int, text_dash: str) -> tuple[bytes | None, int]:
+        """Render the plain fields (``Part.field(name, str)``) among ``parts[start:stop]``
+        as one UTF-8 blob -- each ``text_dash + form_data_head(name, None, None) + value``,
+        the first of the body without its leading CRLF -- and say where they end (the
+        first part that is not a plain field). The blob is None when any of them needs
+        the per-part path: a name that needs escaping, a value holding ``--boundary`` or
+        so large it must not be joined."""
+        parts = self.parts[start:stop]
+        values = list(map(_get_ftext, parts))
+        try:
+            text = "".join(values)
+        except TypeError:  # the run of plain fields ends inside this range
+            k = values.index(None)
+            stop = start + k
+            del values[k:]
+            parts = parts[:k]
+            text = "".join(values)
+        # A needle has no CR, LF or '"', so in the blob it could only come from a value
+        # (or span two of them here: a false alarm the per-part path settles). A name
+        # holding it is harmless: a name never follows a CRLF.
+        if text_dash[2:-2] in text:
+            return None, stop
+        if len(text) >= JOIN_LIMIT // 4 and max(map(len, values)) >= JOIN_LIMIT // 4:
+            return None, stop  # might be >= JOIN_LIMIT bytes once encoded
+        names = list(map(_get_name, parts))
         try:
             joined = "".join(names)
         except TypeError:
-            return None  # a nameless field: the per-part path names the problem
+            return None, stop  # a nameless field: the per-part path names the problem
         if not is_plain(joined):
-            return None
-        pieces: list[str | None] = [text_dash + FORM_HEAD, None, FORM_TAIL, None] * (stop - start)
+            return None, stop
+        pieces: list[str | None] = [text_dash + FORM_HEAD, None, FORM_TAIL, None] * len(parts)
         pieces[1::4] = names
         pieces[3::4] = values
         if start == 0:
             pieces[0] = text_dash[2:] + FORM_HEAD
-        blob = "".join(pieces).encode()  # type: ignore[arg-type]
-        # Each delimiter holds the needle once; a needle has no CR/LF, so it cannot straddle
-        # a delimiter and a name or value. More occurrences: some name or value has one
-        # (the per-part path then tells a colliding value from a harmless name).
-        if blob.count(needle) != stop - start:
-            return None
-        return blob
+        return "".join(pieces).encode(), stop  # type: ignore[arg-type]

@@ -793,3 +793,57 @@ def test_reader_with_progress_or_caller_boundary(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="boundary 'clash' occurs in the streamed body"):
         while reader.read(65536):
             pass
+
+
+# --------------------------------------------------------------------------- runs of fields
+
+
+def _field_mix(seed: int) -> list[tuple[str, str]]:
+    """Thousands of fields (several rendered blobs), a few needing the per-part path: a
+    quote, backslash or newline in the name, a value holding the boundary or one large
+    enough never to be joined, non-ASCII text, empty values."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(rnd.choice([1, 7, 900, 3000])):
+        name, value = f"f{i}", "v" * rnd.choice([0, 1, 5, 40])
+        roll = rnd.random()
+        if roll < 0.01:
+            name = rnd.choice(['q"uote', "back\\slash", "new\nline", "ü名"])
+        elif roll < 0.015:
+            value = rnd.choice(["x\r\n--mixb\r\ny", "--mixb", "tail--mix"])
+        elif roll < 0.02:
+            value = "L" * rnd.choice([plan_mod.JOIN_LIMIT // 4 - 1, plan_mod.JOIN_LIMIT + 3])
+        elif roll < 0.03:
+            value = "é—\u2028"
+        out.append((name, value))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("others", ["none", "between"])
+def test_field_runs_render_like_single_parts(seed: int, others: str) -> None:
+    """Plain fields are rendered in blobs of many; the bytes (or the error) must be those
+    of the same fields sent one part at a time (as bytes bodies, which never batch)."""
+    fields = _field_mix(seed)
+    fast: list[Part] = [Part.field(n, v) for n, v in fields]
+    slow: list[Part] = [Part(v.encode(), name=n) for n, v in fields]
+    if others == "between":
+        for k in range(0, len(fast) + 1, max(1, len(fast) // 3)):
+            fast.insert(k, Part(b"file\r\n", name="f", filename="a.bin"))
+            slow.insert(k, Part(b"file\r\n", name="f", filename="a.bin"))
+    for boundary, preamble in (("mixb", None), ("mixb", b"pre"), ("other", None)):
+        try:
+            expected = MultipartBody(slow, boundary=boundary, preamble=preamble).to_bytes()
+        except UsageError as exc:
+            with pytest.raises(UsageError) as got:
+                MultipartBody(fast, boundary=boundary, preamble=preamble)
+            assert got.value.message == exc.message
+            continue
+        body = MultipartBody(fast, boundary=boundary, preamble=preamble)
+        chunks = list(body)
+        assert b"".join(chunks) == expected
+        assert body.content_length == len(expected)
+        # a value of JOIN_LIMIT bytes or more is a chunk of its own, never joined
+        big = {v.encode() for _, v in fields if len(v) >= plan_mod.JOIN_LIMIT}
+        assert big <= set(chunks)
+        assert max(map(len, chunks)) < 2 * plan_mod.JOIN_LIMIT or big
