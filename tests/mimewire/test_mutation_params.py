@@ -12,7 +12,7 @@ import io
 
 import pytest
 
-from mimewire import parse, parse_header_params
+from mimewire import MalformedInput, parse, parse_header_params
 
 CASES = [
     # (header value, filename)
@@ -51,3 +51,99 @@ def test_single_extended_value_uses_its_own_charset() -> None:
     assert parse_header_params(value)[1] == {"filename": "при.txt"}
     value = "attachment; filename*=koi8-r''%D0%D2%C9.txt"
     assert parse_header_params(value)[1] == {"filename": "при.txt"}
+
+
+# --------------------------------------------------------------------------- decodable or not
+# A decodable extended value (or set of continuations) wins over the plain ``filename``
+# (RFC 6266 §4.3); an undecodable one leaves the plain value in place.
+
+PLAIN_VS_EXTENDED = [
+    ("attachment; filename=\"p.txt\"; filename*0*=x-bogus''%41; filename*1=b", "p.txt"),
+    ("attachment; filename=\"p.txt\"; filename*0*=windows-1251''%EF; filename*1=.txt", "п.txt"),
+    ("attachment; filename=\"p.txt\"; filename*=x-bogus''%41", "p.txt"),
+    ('attachment; filename="p.txt"; filename*=%41', "p.txt"),  # no charset'lang' prefix
+    ('attachment; filename="p.txt"; filename*=UTF-8\'%41', "p.txt"),  # one quote only
+    # section 0 not encoded: no charset named, the bytes are UTF-8
+    ('attachment; filename="p.txt"; filename*0=abc; filename*1*=%41', "abcA"),
+]
+
+
+@pytest.mark.parametrize(("value", "filename"), PLAIN_VS_EXTENDED)
+@pytest.mark.parametrize("lenient", [False, True])
+def test_plain_filename_is_the_fallback_for_an_undecodable_extended_one(
+    value: str, filename: str, lenient: bool
+) -> None:
+    assert parse_header_params(value, lenient=lenient)[1] == {"filename": filename}
+
+
+@pytest.mark.parametrize(
+    ("value", "filename"),
+    [
+        # the language ends at the second quote; later quotes are data
+        ("attachment; filename*=UTF-8'en'%41'b", "A'b"),
+        ("attachment; filename*0*=UTF-8'en'%41'b; filename*1=c", "A'bc"),
+        # without charset'lang' the value is percent-decoded as it stands
+        ("attachment; filename*=UTF-8'%41", "UTF-8'A"),
+        ("attachment; filename*0*=UTF-8'%41; filename*1=b", "UTF-8'Ab"),
+        # continuations without a section 0 give nothing (lenient keeps the key, empty)
+        ("attachment; filename*1=x", ""),
+        ('attachment; filename="p"; filename*1=x', "p"),
+        # six digits are a section number, seven are not
+        ("attachment; filename*000000=a", "a"),
+    ],
+)
+def test_extended_value_shapes_in_lenient_mode(value: str, filename: str) -> None:
+    assert parse_header_params(value, lenient=True)[1] == {"filename": filename}
+
+
+def test_seven_digit_section_number_is_an_ordinary_parameter() -> None:
+    assert parse_header_params("attachment; filename*0000000=a", lenient=True)[1] == {
+        "filename*0000000": "a"
+    }
+
+
+@pytest.mark.parametrize("charset", ["windows-1251", "x-bogus"])
+def test_plain_section_outside_the_section_0_charset_never_raises(charset: str) -> None:
+    value = f"attachment; filename*0*={charset}''%EF; filename*1=\"中\""
+    for lenient in (False, True):
+        main, params = parse_header_params(value, lenient=lenient)
+        assert main == "attachment" and isinstance(params["filename"], str)
+        assert len(params["filename"]) >= 2
+
+
+# --------------------------------------------------------------------------- scanner edges
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # a value starting with ';' has an empty main value and still its parameters
+        (';name="a"; name="b"', ("", {"name": "a"})),
+        (";name=a;name=b", ("", {"name": "a"})),
+        # text between a closing quote and the next ';' is ignored, even after an escape
+        (
+            'attachment; filename="x\\"y;" junk=1; size=2',
+            ("attachment", {"filename": 'x"y;', "size": "2"}),
+        ),
+        # a backslash just before the end of an unterminated quoted string escapes the last char
+        ('attachment; filename="ab\\c', ("attachment", {"filename": "abc"})),
+        ('attachment; filename="ab\\', ("attachment", {"filename": "ab\\"})),
+    ],
+)
+def test_general_scanner_edges(value: str, expected: tuple[str, dict[str, str]]) -> None:
+    assert parse_header_params(value, lenient=True) == expected
+
+
+def test_main_value_containing_equals_is_not_a_parameter() -> None:
+    assert parse_header_params("a=b; c=d") == ("a=b", {"c": "d"})
+
+
+def test_error_messages_show_at_most_200_characters_of_the_value() -> None:
+    head = 'attachment; name="a"; name="b"; x='
+    for size, shown in ((200, None), (201, 200)):
+        value = head + "v" * (size - len(head))
+        assert len(value) == size
+        with pytest.raises(MalformedInput) as info:
+            parse_header_params(value)
+        want = repr(value if shown is None else value[:shown] + "...")
+        assert want in str(info.value)
