@@ -56,6 +56,12 @@ class _DeadlineReader(io.RawIOBase):
         self._deadline: float | None = None
         self._timeout = limits.idle_timeout
         self._awaiting_head = True
+        self._applied: float | None = None  # the socket's timeout (settimeout costs syscalls)
+
+    def _apply(self, timeout: float) -> None:
+        if timeout != self._applied:
+            self._sock.settimeout(timeout)
+            self._applied = timeout
 
     def readable(self) -> bool:
         return True
@@ -72,7 +78,7 @@ class _DeadlineReader(io.RawIOBase):
         self._deadline = None
         self._awaiting_head = False
         self._timeout = self._limits.body_timeout
-        self._sock.settimeout(self._timeout)
+        self._apply(self._timeout)
 
     def readinto(self, buffer: Any) -> int:
         timeout = self._timeout
@@ -82,7 +88,7 @@ class _DeadlineReader(io.RawIOBase):
                 raise TimeoutError(
                     f"request head not complete within {self._limits.header_timeout} s"
                 )
-        self._sock.settimeout(timeout)
+        self._apply(timeout)
         received = self._sock.recv_into(buffer)
         if received and self._awaiting_head:
             self._awaiting_head = False
