@@ -65,7 +65,8 @@ class Emulator:
     """The emulator: ``start()``/``stop()`` or use it as a context manager.
 
     ``data_dir``: where records and documents are kept; ``None`` -> a temporary directory
-    removed by :meth:`stop`. Starting again on the same directory finds every fax.
+    removed by :meth:`stop`. Starting again on the same directory finds every fax; while
+    one emulator runs on a directory, no other can start on it (``docs/emulator.md``).
     ``port=0`` picks a free port; :attr:`url` tells which. ``clock``: a :class:`ManualClock`
     for tests (``clock.advance(s)`` drives status progression, token expiry and rate-limit
     windows); real time by default.
@@ -152,8 +153,10 @@ class Emulator:
         """Bind and serve in a background thread; returns ``self``.
 
         A port already in use raises ``OSError("port N is already in use on HOST")``
-        (``errno`` EADDRINUSE) before anything is created; any failure leaves no socket,
-        thread, store handle or temporary directory behind."""
+        (``errno`` EADDRINUSE) before anything is created; a data directory another emulator
+        holds raises ``DataDirInUse`` (an ``OSError`` naming the directory and the holder's
+        pid); any failure leaves no socket, thread, store handle or temporary directory
+        behind."""
         with self._lock:
             if self._server is not None:
                 raise RuntimeError("the emulator is already running")
