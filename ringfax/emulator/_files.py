@@ -64,13 +64,14 @@ class DataDirInUse(OSError):
 
 
 class StorageFull(ApiError):
-    """507 Insufficient Storage: the data directory's file system is full."""
+    """507 Insufficient Storage: the file system of the data directory (or of the upload
+    spool) is full."""
 
     def __init__(self, what: str) -> None:
         super().__init__(
             507,
             "EMU-507",
-            f"Insufficient storage: the emulator's data directory is full ({what})",
+            f"Insufficient storage: no space left for the emulator's files ({what})",
         )
 
 
