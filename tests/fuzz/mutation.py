@@ -3,9 +3,10 @@
 For each module (default: all of :data:`SELECTIONS`) mutmut 3 mutates that one file and runs
 only the test files listed for it (a fast, targeted selection, so a module takes minutes,
 not hours). Each module gets its own scratch copy of the project under ``--workdir``: the
-production code is taken from the ``HEAD`` commit (``git archive``), so the score belongs to
-a commit even while the working tree changes; the tests come from the working tree, so a
-test being written can be scored before it is committed.
+production code is taken from the ``HEAD`` commit of the moment the module starts
+(``git archive``), so each score belongs to a commit, printed in its row, even while the
+working tree changes; the tests come from the working tree, so a test being written can be
+scored before it is committed.
 
 Hypothesis runs with the derandomized ``ci`` profile, so a mutant's verdict does not depend
 on the run. Prints one Markdown table row per module and writes the survivors of each module
@@ -63,13 +64,19 @@ SELECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _scratch(module: str, work: Path) -> Path:
-    """A copy of the project (production code at HEAD, tests from the working tree)."""
+def _head() -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _scratch(module: str, work: Path, commit: str) -> Path:
+    """A copy of the project (production code at ``commit``, tests from the working tree)."""
     target = work / module.replace("/", "_")
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", "HEAD", "mimewire", "ringfax"],
+        ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "mimewire", "ringfax"],
         capture_output=True,
         check=True,
     ).stdout
@@ -87,8 +94,8 @@ def _scratch(module: str, work: Path) -> Path:
     return target
 
 
-def _run(module: str, work: Path, children: int) -> dict[str, object]:
-    where = _scratch(module, work)
+def _run(module: str, work: Path, children: int, commit: str) -> dict[str, object]:
+    where = _scratch(module, work, commit)
     env = {**os.environ, "HYPOTHESIS_PROFILE": "ci"}
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     with open(where / "run.log", "wb") as log:
@@ -122,17 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--children", type=int, default=1, help="parallel mutant runs")
     args = parser.parse_args(argv)
-    head = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    print(f"production code at {head}; scratch copies under {args.workdir}")
-    print("| module | mutants | killed | timeout | survived | no tests |")
-    print("|---|---|---|---|---|---|")
+    print(f"scratch copies under {args.workdir}")
+    print("| module | commit | mutants | killed | timeout | survived | no tests |")
+    print("|---|---|---|---|---|---|---|")
     for module in args.module or list(SELECTIONS):
-        s = _run(module, args.workdir, args.children)
+        commit = _head()  # each module is scored against the commit it was copied from
+        s = _run(module, args.workdir, args.children, commit)
         print(
-            f"| {module} | {s['total']} | {s['killed']} | {s['timeout']} | {s['survived']} "
-            f"| {s['no_tests']} |",
+            f"| {module} | {commit[:9]} | {s['total']} | {s['killed']} | {s['timeout']} "
+            f"| {s['survived']} | {s['no_tests']} |",
             flush=True,
         )
     return 0
