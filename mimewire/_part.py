@@ -418,14 +418,15 @@ class Part:
     def field(cls, name: str, value: str | bytes, **kw: Any) -> Part:
         """A form field: ``Part(value, name=name, **kw)`` (no Content-Type unless asked)."""
         if (
-            type(value) is type(name) is str
-            and not kw
-            and cls is Part
+            not kw
+            and type(name) is str
+            and type(value) is str
             and name.isascii()
             and value.isascii()
+            and cls is Part
         ):
             # The many-fields hot path: exactly what Part(value, name=name) stores.
-            self = _new_object(cls)
+            self = _new_object(Part)
             self.name = name
             self._ftext = value
             return self
