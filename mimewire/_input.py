@@ -121,11 +121,9 @@ def check_content_length(content_length: object, limits: Limits) -> int | None:
     if isinstance(content_length, int):
         length = content_length
     else:
-        text = (
-            content_length.decode("latin-1")
-            if isinstance(content_length, bytes)
-            else (content_length)
-        )
+        text = content_length
+        if isinstance(text, bytes):
+            text = text.decode("latin-1")
         if not text:
             return None
         if not (text.isascii() and text.isdigit() and len(text) <= 19):
@@ -147,39 +145,57 @@ def _bytes_chunk(data: object) -> bytes:
     raise UsageError(f"body chunks must be bytes, got {type(data).__name__}")
 
 
-def _short(received: int, length: int) -> MalformedInput:
-    return MalformedInput(
-        f"body ended after {received} of content_length={length} bytes", offset=received
-    )
+class _Budget:
+    """The bytes still due before ``content_length``: chunks are cut there, a pull once it
+    is reached (the decoder needs more) or an input ending before it is MalformedInput."""
 
+    __slots__ = ("length", "received")
 
-def _overrun(length: int) -> MalformedInput:
-    return MalformedInput(
-        f"body reached content_length={length} bytes without a close delimiter",
-        offset=length,
-    )
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.received = 0
+
+    def left(self) -> int:
+        """Bytes still due; raises when none are (the body needs more than announced)."""
+        left = self.length - self.received
+        if not left:
+            raise MalformedInput(
+                f"body reached content_length={self.length} bytes without a close delimiter",
+                offset=self.length,
+            )
+        return left
+
+    def cut(self, chunk: bytes) -> bytes:
+        left = self.length - self.received
+        if len(chunk) > left:
+            chunk = chunk[:left]
+        self.received += len(chunk)
+        return chunk
+
+    def ended(self) -> MalformedInput:
+        return MalformedInput(
+            f"body ended after {self.received} of content_length={self.length} bytes",
+            offset=self.received,
+        )
 
 
 def _file_chunks(read: Any, chunk_size: int, length: int | None, who: str) -> Iterator[bytes]:
     """Chunks from ``read`` (a file's ``read1`` or ``read``), never past ``length``."""
-    received = 0
+    budget = None if length is None else _Budget(length)
     while True:
-        n = chunk_size
-        if length is not None:
-            n = min(chunk_size, length - received)
-            if not n:
-                raise _overrun(length)
+        n = chunk_size if budget is None else min(chunk_size, budget.left())
         data = read(n)
         if not data:
-            if length is not None:
-                raise _short(received, length)
+            if budget is not None:
+                raise budget.ended()
             return
         if isinstance(data, str):
             raise UsageError(f"{who} needs a binary file, got a text file")
         chunk = _bytes_chunk(data)
-        if length is not None and len(chunk) > n:
-            raise UsageError(f"{who}: read({n}) returned {len(chunk)} bytes")
-        received += len(chunk)
+        if budget is not None:
+            if len(chunk) > n:
+                raise UsageError(f"{who}: read({n}) returned {len(chunk)} bytes")
+            budget.received += len(chunk)
         yield chunk
 
 
@@ -191,22 +207,14 @@ def _bounded(chunks: Iterable[object], length: int | None) -> Iterator[bytes]:
             if chunk:
                 yield chunk
         return
-    if not length:
-        raise _overrun(length)
-    received = 0
+    budget = _Budget(length)
+    budget.left()
     for data in chunks:
         chunk = _bytes_chunk(data)
-        if not chunk:
-            continue
-        left = length - received
-        if len(chunk) > left:
-            chunk = chunk[:left]
-        received += len(chunk)
         if chunk:
-            yield chunk
-        if received == length:
-            raise _overrun(length)  # asked for more: the body needs more than announced
-    raise _short(received, length)
+            yield budget.cut(chunk)
+            budget.left()  # pulled again: the decoder needs more
+    raise budget.ended()
 
 
 def sync_chunks(
@@ -250,23 +258,17 @@ async def async_chunks(
         return
     if not isinstance(source, AsyncIterable):
         raise UsageError(f"{who} needs an async iterable of bytes, not {type(source).__name__}")
-    if content_length == 0:
-        raise _overrun(0)
-    received = 0
+    budget = None if content_length is None else _Budget(content_length)
+    if budget is not None:
+        budget.left()
     async for data in source:
         chunk = _bytes_chunk(data)
         if not chunk:
             continue
-        if content_length is not None:
-            left = content_length - received
-            if len(chunk) > left:
-                chunk = chunk[:left]
-            received += len(chunk)
-            if chunk:
-                yield chunk
-            if received == content_length:
-                raise _overrun(content_length)
-        else:
+        if budget is None:
             yield chunk
-    if content_length is not None:
-        raise _short(received, content_length)
+        else:
+            yield budget.cut(chunk)
+            budget.left()  # pulled again: the decoder needs more
+    if budget is not None:
+        raise budget.ended()
