@@ -1,25 +1,40 @@
-"""Per-field rules for form uploads, shared by every framework integration.
+"""Per-field rules for form uploads, and the form reader every framework integration shares.
 
 Nothing here imports a web framework: :class:`FieldPolicy` says what a form may contain,
 :class:`FormChecker` applies it to one request part by part and chunk by chunk (so a field
 that is too big is refused before its bytes are kept), and :class:`FormRejected` is the
 answer -- an HTTP status (400 for bad input, 413 for a limit), the field and the limit --
 that each integration renders in its framework's own way. :func:`rejected` turns a
-mimewire decoding error into the same answer.
+mimewire decoding error into the same answer. :class:`FormReader` drives mimewire's
+sans-I/O :class:`Decoder` over the chunks an integration reads, checks each part and
+hands fields and file chunks to the integration's :class:`FormSink`; one loop over the
+decoder's events, because in a form of many small fields the per-part cost is the cost.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Protocol
 
-from mimewire import LimitExceeded, MalformedInput, MimeWireError
+from mimewire import (
+    Decoder,
+    Event,
+    LimitExceeded,
+    Limits,
+    MalformedInput,
+    MimeWireError,
+    PartData,
+    PartEnd,
+    PartStart,
+    UsageError,
+)
 
-__all__ = ["FieldPolicy", "FormChecker", "FormRejected", "rejected"]
+__all__ = ["FieldPolicy", "FormChecker", "FormReader", "FormRejected", "FormSink", "rejected"]
 
 _OPTIONAL_COUNTS = ("max_fields", "max_files", "max_field_size", "max_file_size", "max_form_memory")
 
@@ -208,3 +223,124 @@ class FormChecker:
             limit=limit,
             value=value,
         )
+
+
+class FormSink(Protocol):
+    """Where a :class:`FormReader` puts what it decodes (one per framework)."""
+
+    def field(self, name: str, value: bytes, start: PartStart) -> None:
+        """A complete non-file field."""
+
+    def file(self, name: str, start: PartStart) -> Callable[[bytes], object] | None:
+        """A file begins: the function its body chunks go to, or ``None`` to drop it."""
+
+    def file_end(self, size: int) -> None:
+        """The file :meth:`file` accepted is complete (``size`` bytes)."""
+
+
+def _drop(chunk: bytes) -> None:
+    pass
+
+
+class FormReader:
+    """One ``multipart/form-data`` request: chunks in (:meth:`feed`, :meth:`finish`),
+    checked parts out to a :class:`FormSink`. Every refusal is a :class:`FormRejected`.
+
+    Parts with ambiguous headers are refused as :func:`mimewire.parse_stream` refuses them;
+    Content-Transfer-Encoding is not decoded (RFC 7578 §4.7).
+    """
+
+    __slots__ = (
+        "_allowed",
+        "_chunks",
+        "_name",
+        "_size",
+        "_start",
+        "_write",
+        "checker",
+        "decoder",
+        "sink",
+    )
+
+    def __init__(
+        self,
+        content_type: str,
+        sink: FormSink,
+        *,
+        limits: Limits | None = None,
+        policy: FieldPolicy | None = None,
+    ) -> None:
+        self.checker = FormChecker(policy)
+        self.sink = sink
+        try:
+            self.decoder = Decoder.from_content_type(
+                content_type, limits=limits or Limits(), decode_transfer=False
+            )
+        except UsageError as exc:  # the boundary came from the request's header
+            raise FormRejected(400, f"unusable boundary in Content-Type: {exc.message}") from None
+        except MimeWireError as exc:
+            raise rejected(exc) from None
+        self._start: PartStart | None = None
+        self._name = ""
+        self._chunks: list[bytes] = []
+        self._write: Callable[[bytes], object] | None = None
+        self._size = 0
+        self._allowed = 0
+
+    def feed(self, data: bytes) -> None:
+        """Decode the next chunk of the body (``b""``: the body ended, see :meth:`finish`)."""
+        try:
+            events = self.decoder.feed(data)
+        except MimeWireError as exc:
+            raise rejected(exc, self.checker.name) from None
+        if events:
+            self._handle(events)
+
+    def finish(self) -> None:
+        """The body ended: hand over its last events, and raise unless it was complete."""
+        self.feed(b"")
+        try:
+            self.decoder.close()
+        except MimeWireError as exc:
+            raise rejected(exc, self.checker.name) from None
+
+    def _handle(self, events: list[Event]) -> None:
+        checker = self.checker
+        for event in events:
+            kind = type(event)
+            if kind is PartData:
+                chunk = event.data  # type: ignore[union-attr]
+                self._size += len(chunk)
+                if self._size > self._allowed:
+                    raise checker.too_large()
+                write = self._write
+                if write is None:
+                    self._chunks.append(chunk)
+                else:
+                    write(chunk)
+            elif kind is PartStart:
+                self._open(event)  # type: ignore[arg-type]
+            elif kind is PartEnd:
+                start = self._start
+                assert start is not None
+                if self._write is None:
+                    checker.close(self._size)
+                    self.sink.field(self._name, b"".join(self._chunks), start)
+                elif self._write is not _drop:
+                    self.sink.file_end(self._size)
+
+    def _open(self, start: PartStart) -> None:
+        try:
+            _ = start.disposition, start.content_type  # ambiguous parameters raise here
+        except MimeWireError as exc:
+            raise rejected(exc) from None
+        filename = start.filename
+        name, self._allowed = self.checker.open(start.name, filename, start.content_type)
+        self._start = start
+        self._name = name
+        self._size = 0
+        if filename is None:
+            self._chunks = []
+            self._write = None
+        else:
+            self._write = self.sink.file(name, start) or _drop

@@ -20,7 +20,7 @@ are removed when parsing fails.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings  # type: ignore[import-untyped]
@@ -45,9 +45,9 @@ from django.utils.datastructures import (  # type: ignore[import-untyped]
     MultiValueDict,
 )
 
-from mimewire import Limits, MimeWireError, StreamedPart, parse_header_params, parse_stream
+from mimewire import Limits, PartStart, parse_header_params
 
-from ._policy import FieldPolicy, FormChecker, FormRejected, rejected
+from ._policy import FieldPolicy, FormReader, FormRejected
 
 __all__ = ["FormRejectedError", "MimewireFormMiddleware", "MultiPartParser"]
 
@@ -90,18 +90,8 @@ def _limits(configured: Limits | None) -> Limits | None:
     return configured
 
 
-def _slices(part: StreamedPart, size: int) -> Iterator[bytes]:
-    """The part's body in chunks of at most ``size`` bytes (an upload handler's chunk_size)."""
-    for chunk in part:
-        if len(chunk) <= size:
-            yield chunk
-        else:
-            for at in range(0, len(chunk), size):
-                yield chunk[at : at + size]
-
-
-def _part_length(part: StreamedPart) -> int | None:
-    for name, value in part.headers:
+def _part_length(start: PartStart) -> int | None:
+    for name, value in start.headers:
         if name.lower() == "content-length":
             try:
                 return int(value)
@@ -141,9 +131,8 @@ class MultiPartParser(DjangoMultiPartParser):  # type: ignore[misc]
                 return result[0], result[1]
         self._post = QueryDict(mutable=True)
         self._files = MultiValueDict()
-        checker = FormChecker(_policy(self._mimewire_fields))
         try:
-            self._read_parts(checker)
+            self._read_parts()
         except StopUpload as stop:
             self._close_files()
             if not stop.connection_reset:
@@ -153,83 +142,95 @@ class MultiPartParser(DjangoMultiPartParser):  # type: ignore[misc]
                 handler.upload_interrupted()
             if isinstance(exc, FormRejected):
                 raise FormRejectedError(exc) from None
-            if isinstance(exc, MimeWireError):
-                raise FormRejectedError(rejected(exc, checker.name)) from None
-            if isinstance(exc, UnreadablePostError):
-                reason = f"the request body could not be read: {exc}"
-                raise FormRejectedError(FormRejected(400, reason, field=checker.name)) from None
             raise
         any(handler.upload_complete() for handler in self._upload_handlers)
         self._post._mutable = False
         return self._post, self._files
 
-    def _read_parts(self, checker: FormChecker) -> None:
-        encoding = self._encoding
-        parts = parse_stream(
-            self._input_data,
+    def _read_parts(self) -> None:
+        sink = _Sink(self)
+        reader = FormReader(
             self._meta.get("CONTENT_TYPE", ""),
+            sink,
             limits=_limits(self._mimewire_limits),
-            chunk_size=min(self._chunk_size, _MAX_READ),
+            policy=_policy(self._mimewire_fields),
         )
-        post = self._post
-        for part in parts:
-            filename = part.filename
-            name, allowed = checker.open(part.name, filename, part.content_type)
-            if filename is None:
-                size = 0
-                chunks = []
-                for chunk in part:
-                    size += len(chunk)
-                    if size > allowed:
-                        raise checker.too_large()
-                    chunks.append(chunk)
-                checker.close(size)
-                post.appendlist(name, b"".join(chunks).decode(encoding, "replace"))
-                continue
-            file_name = self.sanitize_file_name(filename)
-            if not file_name:
-                continue  # Django drops a file without a usable name
-            self._read_file(part, name, file_name, allowed, checker)
+        read = self._input_data.read
+        size = min(self._chunk_size, _MAX_READ)
+        try:
+            while data := read(size):
+                reader.feed(data)
+        except UnreadablePostError as exc:
+            reason = f"the request body could not be read: {exc}"
+            raise FormRejected(400, reason, field=reader.checker.name) from None
+        reader.finish()
 
-    def _read_file(
-        self, part: StreamedPart, name: str, file_name: str, allowed: int, checker: FormChecker
-    ) -> None:
-        handlers = self._upload_handlers
+
+class _Sink:
+    """Fields into ``request.POST``, files through the request's upload handlers."""
+
+    __slots__ = ("counters", "handlers", "name", "parser", "skipped")
+
+    def __init__(self, parser: MultiPartParser) -> None:
+        self.parser = parser
+        self.handlers = parser._upload_handlers
+        self.counters: list[int] = []
+        self.name = ""
+        self.skipped = False
+
+    def field(self, name: str, value: bytes, start: PartStart) -> None:
+        self.parser._post.appendlist(name, value.decode(self.parser._encoding, "replace"))
+
+    def file(self, name: str, start: PartStart) -> Callable[[bytes], object] | None:
+        file_name = self.parser.sanitize_file_name(start.filename)
+        if not file_name:
+            return None  # Django drops a file without a usable name
         extra: dict[str, str] = {}
-        for header, value in part.headers:
+        for header, value in start.headers:
             if header.lower() == "content-type":
                 extra = parse_header_params(value)[1]
-        for handler in handlers:
+        for handler in self.handlers:
             try:
                 handler.new_file(
                     name,
                     file_name,
-                    part.content_type or "",
-                    _part_length(part),
-                    part.charset,
+                    start.content_type or "",
+                    _part_length(start),
+                    start.charset,
                     extra,
                 )
             except StopFutureHandlers:
                 break
-        counters = [0] * len(handlers)
-        size = 0
+        self.counters = [0] * len(self.handlers)
+        self.name = name
+        self.skipped = False
+        return self.write
+
+    def write(self, chunk: bytes) -> None:
+        if self.skipped:
+            return
+        size = self.parser._chunk_size
+        pieces = (
+            [chunk]
+            if len(chunk) <= size
+            else [chunk[at : at + size] for at in range(0, len(chunk), size)]
+        )
+        counters = self.counters
         try:
-            for chunk in _slices(part, self._chunk_size):
-                size += len(chunk)
-                if size > allowed:
-                    raise checker.too_large()
-                for i, handler in enumerate(handlers):
-                    length = len(chunk)
-                    chunk = handler.receive_data_chunk(chunk, counters[i])
+            for piece in pieces:
+                for i, handler in enumerate(self.handlers):
+                    length = len(piece)
+                    piece = handler.receive_data_chunk(piece, counters[i])
                     counters[i] += length
-                    if chunk is None:
+                    if piece is None:
                         break
         except SkipFile:
-            self._close_files()
-            for _ in part:
-                pass
-            return
-        self.handle_file_complete(name, counters)
+            self.parser._close_files()
+            self.skipped = True
+
+    def file_end(self, size: int) -> None:
+        if not self.skipped:
+            self.parser.handle_file_complete(self.name, self.counters)
 
 
 def parse_file_upload(request: HttpRequest, META: Any, post_data: Any) -> tuple[Any, Any]:

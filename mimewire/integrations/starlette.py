@@ -13,7 +13,7 @@ Writes to a spool file are ordinary blocking file writes, as in :func:`mimewire.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from tempfile import SpooledTemporaryFile
 from typing import BinaryIO, cast
@@ -22,9 +22,9 @@ from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 
-from mimewire import AsyncStreamedPart, Limits, MimeWireError, aparse_stream
+from mimewire import AsyncStreamedPart, Limits, MimeWireError, PartStart, aparse_stream
 
-from ._policy import FieldPolicy, FormChecker, FormRejected, rejected
+from ._policy import FieldPolicy, FormChecker, FormReader, FormRejected, rejected
 
 __all__ = ["FormPart", "read_form", "stream_form"]
 
@@ -45,7 +45,7 @@ def _field_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def _raw_headers(part: AsyncStreamedPart) -> list[tuple[bytes, bytes]]:
+def _raw_headers(part: AsyncStreamedPart | PartStart) -> list[tuple[bytes, bytes]]:
     def encode(text: str) -> bytes:
         try:
             return text.encode("latin-1")
@@ -64,6 +64,34 @@ def _answer(exc: BaseException, field: str | None) -> HTTPException | None:
     if isinstance(exc, ClientDisconnect):
         return HTTPException(400, _DISCONNECTED)
     return None
+
+
+class _Sink:
+    """Fields as strings, files spooled into :class:`UploadFile` objects."""
+
+    __slots__ = ("items", "spool_dir", "threshold", "upload")
+
+    def __init__(self, spool_dir: str | None, threshold: int) -> None:
+        self.items: list[tuple[str, UploadFile | str]] = []
+        self.spool_dir = spool_dir
+        self.threshold = threshold
+        self.upload: UploadFile | None = None
+
+    def field(self, name: str, value: bytes, start: PartStart) -> None:
+        self.items.append((name, _field_text(value)))
+
+    def file(self, name: str, start: PartStart) -> Callable[[bytes], object]:
+        spool = SpooledTemporaryFile(max_size=self.threshold, dir=self.spool_dir)  # noqa: SIM115
+        headers = Headers(raw=_raw_headers(start))
+        upload = UploadFile(cast(BinaryIO, spool), size=0, filename=start.filename, headers=headers)
+        self.upload = upload
+        self.items.append((name, upload))  # before the body: closed if it fails
+        return spool.write
+
+    def file_end(self, size: int) -> None:
+        assert self.upload is not None
+        self.upload.size = size
+        self.upload.file.seek(0)
 
 
 class FormPart:
@@ -164,46 +192,22 @@ async def read_form(
     content_type = request.headers.get("content-type", "")
     if content_type.partition(";")[0].strip().lower() != "multipart/form-data":
         return await request.form()
-    checker = FormChecker(fields)
-    items: list[tuple[str, UploadFile | str]] = []
+    sink = _Sink(spool_dir, spool_threshold)
     try:
-        parts = aparse_stream(request.stream(), content_type, limits=limits)
-        async with aclosing(parts):
-            async for part in parts:
-                filename = part.filename
-                name, allowed = checker.open(part.name, filename, part.content_type)
-                size = 0
-                if filename is None:
-                    chunks = []
-                    async for chunk in part:
-                        size += len(chunk)
-                        if size > allowed:
-                            raise checker.too_large()
-                        chunks.append(chunk)
-                    checker.close(size)
-                    items.append((name, _field_text(b"".join(chunks))))
-                    continue
-                spool = SpooledTemporaryFile(max_size=spool_threshold, dir=spool_dir)  # noqa: SIM115
-                headers = Headers(raw=_raw_headers(part))
-                upload = UploadFile(
-                    cast(BinaryIO, spool), size=0, filename=filename, headers=headers
-                )
-                items.append((name, upload))  # before the body: closed if it fails
-                async for chunk in part:
-                    size += len(chunk)
-                    if size > allowed:
-                        raise checker.too_large()
-                    spool.write(chunk)
-                upload.size = size
-                spool.seek(0)
+        reader = FormReader(content_type, sink, limits=limits, policy=fields)
+        async with aclosing(request.stream()) as body:
+            async for data in body:
+                if data:
+                    reader.feed(data)
+        reader.finish()
     except BaseException as exc:
-        for _, value in items:
+        for _, value in sink.items:
             if isinstance(value, UploadFile):
                 value.file.close()
-        answer = _answer(exc, checker.name)
+        answer = _answer(exc, None)
         if answer is None:
             raise
         raise answer from None
-    form = FormData(items)
+    form = FormData(sink.items)
     request._form = form
     return form

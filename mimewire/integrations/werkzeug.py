@@ -12,15 +12,16 @@ with a short JSON body naming the field and the limit; files already created are
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import IO, Any, ClassVar
 
 from werkzeug.datastructures import FileStorage, Headers, MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser as WerkzeugFormDataParser
 
-from mimewire import Limits, MimeWireError, StreamedPart, parse_stream
+from mimewire import Limits, PartStart
 
-from ._policy import FieldPolicy, FormChecker, FormRejected, rejected
+from ._policy import FieldPolicy, FormReader, FormRejected
 
 WSGIEnvironment = dict[str, Any]
 ParseResult = tuple[IO[bytes], MultiDict[str, Any], MultiDict[str, Any]]
@@ -28,6 +29,7 @@ ParseResult = tuple[IO[bytes], MultiDict[str, Any], MultiDict[str, Any]]
 __all__ = ["FormBadRequest", "FormDataParser", "FormTooLarge", "http_error"]
 
 _SAFE_CHARSETS = {"ascii", "us-ascii", "utf-8", "iso-8859-1"}  # werkzeug's own list
+_READ_SIZE = 64 * 1024  # werkzeug's own buffer size
 
 
 class _FormError(HTTPException):
@@ -61,16 +63,40 @@ def http_error(rejection: FormRejected) -> HTTPException:
     return FormTooLarge(rejection) if rejection.status == 413 else FormBadRequest(rejection)
 
 
-def _headers(part: StreamedPart) -> Headers:
-    return Headers(list(part.headers))
+class _Sink:
+    """Fields into a list of strings, files into the request's stream factory."""
 
+    __slots__ = ("container", "content_length", "fields", "files", "stream_factory")
 
-def _field_text(data: bytes, part: StreamedPart) -> str:
-    """A field value as werkzeug's own parser reads it (a safe charset, bad bytes replaced)."""
-    charset = part.charset
-    if charset is None or charset.lower() not in _SAFE_CHARSETS:
-        return data.decode("utf-8", "replace")
-    return data.decode(charset, "replace")
+    def __init__(self, stream_factory: Any, content_length: int | None) -> None:
+        self.stream_factory = stream_factory
+        self.content_length = content_length
+        self.fields: list[tuple[str, str]] = []
+        self.files: list[tuple[str, FileStorage]] = []
+        self.container: IO[bytes] | None = None
+
+    def field(self, name: str, value: bytes, start: PartStart) -> None:
+        # as werkzeug's own parser reads a field: a safe charset, bad bytes replaced
+        charset = start.charset
+        if charset is None or charset.lower() not in _SAFE_CHARSETS:
+            charset = "utf-8"
+        self.fields.append((name, value.decode(charset, "replace")))
+
+    def file(self, name: str, start: PartStart) -> Callable[[bytes], object]:
+        headers = Headers(list(start.headers))
+        container: IO[bytes] = self.stream_factory(
+            total_content_length=self.content_length,
+            content_type=headers.get("content-type"),
+            filename=start.filename,
+            content_length=0,
+        )
+        self.container = container
+        self.files.append((name, FileStorage(container, start.filename, name, headers=headers)))
+        return container.write
+
+    def file_end(self, size: int) -> None:
+        assert self.container is not None
+        self.container.seek(0)
 
 
 class FormDataParser(WerkzeugFormDataParser):
@@ -116,44 +142,16 @@ class FormDataParser(WerkzeugFormDataParser):
     ) -> ParseResult:
         boundary = options.get("boundary", "").replace("\\", "\\\\").replace('"', '\\"')
         content_type = f'{mimetype}; boundary="{boundary}"'
-        checker = FormChecker(self._policy())
-        form: list[tuple[str, str]] = []
-        files: list[tuple[str, FileStorage]] = []
+        sink = _Sink(self.stream_factory, content_length)
         try:
-            for part in parse_stream(stream, content_type, limits=self._limits()):
-                filename = part.filename
-                name, allowed = checker.open(part.name, filename, part.content_type)
-                size = 0
-                if filename is None:
-                    chunks = []
-                    for chunk in part:
-                        size += len(chunk)
-                        if size > allowed:
-                            raise checker.too_large()
-                        chunks.append(chunk)
-                    checker.close(size)
-                    form.append((name, _field_text(b"".join(chunks), part)))
-                    continue
-                headers = _headers(part)
-                container = self.stream_factory(
-                    total_content_length=content_length,
-                    content_type=headers.get("content-type"),
-                    filename=filename,
-                    content_length=0,
-                )
-                files.append((name, FileStorage(container, filename, name, headers=headers)))
-                for chunk in part:
-                    size += len(chunk)
-                    if size > allowed:
-                        raise checker.too_large()
-                    container.write(chunk)
-                container.seek(0)
+            reader = FormReader(content_type, sink, limits=self._limits(), policy=self._policy())
+            while data := stream.read(_READ_SIZE):
+                reader.feed(data)
+            reader.finish()
         except BaseException as exc:
-            for _, storage in files:
+            for _, storage in sink.files:
                 storage.close()
             if isinstance(exc, FormRejected):
                 raise http_error(exc) from None
-            if isinstance(exc, MimeWireError):
-                raise http_error(rejected(exc, checker.name)) from None
             raise
-        return stream, self.cls(form), self.cls(files)
+        return stream, self.cls(sink.fields), self.cls(sink.files)
