@@ -18,6 +18,9 @@ escape, an unknown or non-text charset, bytes invalid in the charset, or a decod
 holding a control character (C0 or DEL, which the quoted value itself could not carry) --
 leaves the value exactly as it was sent: a file name is never half-decoded, and decoding
 never raises (no ``UnicodeDecodeError`` or ``LookupError`` escapes). No I/O here.
+
+A file name that is itself a valid encoded word (``"=?utf-8?Q?a?="``) reads back decoded: a
+known non-round-trip, as with the stdlib.
 """
 
 from __future__ import annotations

@@ -189,3 +189,14 @@ def test_never_raises_and_agrees_with_the_email_package_when_decoding(value: str
     assert decoded is None or isinstance(decoded, str)
     if decoded is not None and '"' not in value and "\\" not in value:
         assert _email_filename(f'form-data; name="f"; filename="{value}"') == decoded.strip()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a file name that is itself an encoded word reads back decoded"
+)
+def test_literal_encoded_word_filename_does_not_round_trip() -> None:
+    from mimewire import MultipartBody, Part
+
+    body = MultipartBody([Part(b"x", name="f", filename="=?utf-8?Q?a?=")])
+    (part,) = parse(b"".join(body), body.content_type)
+    assert part.filename == "=?utf-8?Q?a?="
