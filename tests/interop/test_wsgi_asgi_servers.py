@@ -230,3 +230,33 @@ def test_httpx_async_client_needs_the_async_iterator(server: str) -> None:
     assert response.status_code == 200, response.content
     assert response.json() == _expected("text/markdown")
     assert response.request.headers["Content-Length"] == str(_body().content_length)
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_readme_app_receives_a_large_file(
+    served: tuple[str, str, dict[str, Any]], framing: str
+) -> None:
+    """4 MiB arrive in many socket reads; the last one ends at the close delimiter."""
+    import hashlib
+
+    server, url, namespace = served
+    data = hashlib.sha256(b"seed").digest() * (4 << 15)
+    body = MultipartBody(
+        [
+            Part.field("note", "hi"),
+            Part(data, name="doc", filename="big.bin", content_type="application/octet-stream"),
+        ]
+    )
+    status, payload = CLIENTS["requests"](url, body, framing == "chunked")
+    if server == "wsgiref" and framing == "chunked":
+        assert status == 411, payload
+        return
+    assert status == 200, payload
+    assert json.loads(payload)[1] == {
+        "name": "doc",
+        "filename": "big.bin",
+        "type": "application/octet-stream",
+        "size": len(data),
+    }
+    if "UPLOAD_DIR" in namespace:
+        assert _saved_files(namespace) == [data]
