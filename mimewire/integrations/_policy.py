@@ -152,13 +152,33 @@ class FormChecker:
 
     At each part's headers :meth:`open` checks the part and returns how many body bytes it
     may have; a caller that counts more raises :meth:`too_large`, and reports the final
-    size with :meth:`close`. Comparing one int per chunk keeps the check off the profile.
+    size with :meth:`close`. Comparing one int per chunk keeps the check off the profile,
+    and the policy's optional limits are turned into ints once, per request.
     """
 
-    __slots__ = ("cap", "cap_name", "fields", "files", "form_memory", "is_file", "name", "policy")
+    __slots__ = (
+        "_field_cap",
+        "_file_cap",
+        "_max_fields",
+        "_max_files",
+        "cap",
+        "cap_name",
+        "fields",
+        "files",
+        "form_memory",
+        "is_file",
+        "name",
+        "policy",
+    )
 
     def __init__(self, policy: FieldPolicy | None = None) -> None:
-        self.policy = policy if policy is not None else FieldPolicy()
+        policy = self.policy = policy if policy is not None else FieldPolicy()
+        unlimited = sys.maxsize
+        self._max_fields = unlimited if policy.max_fields is None else policy.max_fields
+        self._max_files = unlimited if policy.max_files is None else policy.max_files
+        field_cap, file_cap = policy.max_field_size, policy.max_file_size
+        self._field_cap = None if field_cap is None else ("max_field_size", field_cap)
+        self._file_cap = None if file_cap is None else ("max_file_size", file_cap)
         self.fields = 0
         self.files = 0
         self.form_memory = 0
@@ -172,30 +192,38 @@ class FormChecker:
     ) -> tuple[str, int]:
         """Check a new part (``filename`` not ``None``: a file): its name, and the body bytes
         it may have."""
-        policy = self.policy
         if name is None:
             raise FormRejected(400, "a form-data part has no name parameter")
         self.name = name
+        policy = self.policy
         if policy.allowed_fields is not None and name not in policy.allowed_fields:
             raise FormRejected(400, f"field {name!r} is not allowed", field=name)
-        is_file = self.is_file = filename is not None
-        if is_file:
+        if filename is None:
+            self.is_file = False
+            self.fields += 1
+            if self.fields > self._max_fields:
+                raise self._over("max_fields", self._max_fields, "too many fields")
+            bound = self._field_cap
+        else:
+            self.is_file = True
             self.files += 1
-            if policy.max_files is not None and self.files > policy.max_files:
-                raise self._over("max_files", policy.max_files, "too many files")
+            if self.files > self._max_files:
+                raise self._over("max_files", self._max_files, "too many files")
             if not policy.accepts_type(content_type):
                 shown = content_type or "application/octet-stream"
                 raise FormRejected(
                     400, f"field {name!r}: file content type {shown!r} is not allowed", field=name
                 )
+            bound = self._file_cap
+        if policy.field_limits and name in policy.field_limits:
+            bound = policy.size_limit(name, self.is_file)
+        if bound is None:
+            self.cap = None
+            allowed = sys.maxsize
         else:
-            self.fields += 1
-            if policy.max_fields is not None and self.fields > policy.max_fields:
-                raise self._over("max_fields", policy.max_fields, "too many fields")
-        bound = policy.size_limit(name, is_file)
-        self.cap_name, self.cap = bound if bound is not None else ("", None)
-        allowed = sys.maxsize if self.cap is None else self.cap
-        if not is_file and policy.max_form_memory is not None:
+            self.cap_name, self.cap = bound
+            allowed = self.cap
+        if filename is None and policy.max_form_memory is not None:
             allowed = min(allowed, policy.max_form_memory - self.form_memory)
         return name, allowed
 
@@ -321,21 +349,20 @@ class FormReader:
             elif kind is PartStart:
                 self._open(event)  # type: ignore[arg-type]
             elif kind is PartEnd:
-                start = self._start
-                assert start is not None
                 if self._write is None:
-                    checker.close(self._size)
-                    self.sink.field(self._name, b"".join(self._chunks), start)
+                    checker.form_memory += self._size  # checker.close(), inlined
+                    self.sink.field(self._name, b"".join(self._chunks), self._start)  # type: ignore[arg-type]
                 elif self._write is not _drop:
                     self.sink.file_end(self._size)
 
     def _open(self, start: PartStart) -> None:
         try:
-            _ = start.disposition, start.content_type  # ambiguous parameters raise here
+            _ = start.disposition  # ambiguous parameters raise here
+            content_type = start.content_type
         except MimeWireError as exc:
             raise rejected(exc) from None
         filename = start.filename
-        name, self._allowed = self.checker.open(start.name, filename, start.content_type)
+        name, self._allowed = self.checker.open(start.name, filename, content_type)
         self._start = start
         self._name = name
         self._size = 0

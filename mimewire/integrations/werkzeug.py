@@ -77,7 +77,7 @@ class _Sink:
 
     def field(self, name: str, value: bytes, start: PartStart) -> None:
         # as werkzeug's own parser reads a field: a safe charset, bad bytes replaced
-        charset = start.charset
+        charset = start.charset if len(start.headers) > 1 else None  # a Content-Type?
         if charset is None or charset.lower() not in _SAFE_CHARSETS:
             charset = "utf-8"
         self.fields.append((name, value.decode(charset, "replace")))
