@@ -23,9 +23,9 @@ from typing import Any
 from ._codecs import is_identity
 from ._errors import UsageError
 from ._headers import check_header, render_content_type
-from ._part import BodySource, Part
+from ._part import AITER, PATH, BodySource, NestedBody, OneShot, Part
 from ._plan import JOIN_LIMIT, Segment, Slot, plan
-from ._sources import AITER, PATH, OneShot, aguarded, awire_chunks, guarded, open_path, wire_chunks
+from ._sources import aguarded, awire_chunks, guarded, open_path, wire_chunks
 
 __all__ = ["JOIN_LIMIT", "BodyReader", "BodySource", "MultipartBody", "Part"]
 
@@ -61,7 +61,7 @@ class _UnknownLength(UsageError, TypeError):
     unsized object, a ``TypeError``)."""
 
 
-class MultipartBody:
+class MultipartBody(NestedBody):
     """A complete multipart body: iterate it, async-iterate it or ``read()`` it.
 
     ``parts`` are :class:`Part` objects; ``subtype`` is ``"form-data"`` (default),

@@ -24,20 +24,103 @@ MultipartBody               its ``content_length``  as the nested body
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import IO, TYPE_CHECKING, Any, Union
+import stat
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from typing import IO, Any, Union
 
 from ._codecs import encoded_length, is_identity, make_encoder
 from ._errors import UsageError
 from ._headers import check_header, guess_content_type, render_disposition
 from ._render import encode_text, part_headers, refuse_duplicates
-from ._sources import AITER, FILE, ITER, MEM, NESTED, PATH, OneShot, probe_file, probe_path
 
-if TYPE_CHECKING:
-    from ._body import MultipartBody
+__all__ = [
+    "AITER",
+    "FILE",
+    "ITER",
+    "MEM",
+    "NESTED",
+    "PATH",
+    "BodySource",
+    "NestedBody",
+    "OneShot",
+    "Part",
+]
 
-__all__ = ["BodySource", "Part"]
+# Source kinds.
+MEM = 0  # bytes in memory (already transfer-encoded: ``Part._wire``)
+PATH = 1  # a file system path, opened per iteration
+FILE = 2  # a binary file object
+ITER = 3  # a sync iterable of bytes
+AITER = 4  # an async iterable of bytes
+NESTED = 5  # a nested MultipartBody
+
+
+class OneShot:
+    """Mutable 'already used' flag for a source that can be iterated only once."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = False
+
+
+def probe_path(path_like: os.PathLike[Any]) -> tuple[str, int]:
+    """The path as ``str`` and its size; :class:`UsageError` unless it is a regular file."""
+    path = os.fsdecode(os.fspath(path_like))
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"path {path!r} is not a regular file")
+    return path, st.st_size
+
+
+def probe_file(f: Any) -> tuple[OneShot | None, int, int | None]:
+    """``(one_shot, start, length)`` of a binary file object.
+
+    Seekable: replayable from its current position, length from ``fstat`` (or ``seek``).
+    Not seekable: one-shot, length unknown. A text-mode file raises :class:`UsageError`.
+    """
+    if isinstance(f, io.TextIOBase):
+        raise UsageError("file object is opened in text mode; open it in binary mode ('rb')")
+    try:
+        seekable = bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        seekable = False
+    if not seekable:
+        return OneShot(), 0, None
+    start = int(f.tell())
+    size: int | None = None
+    try:
+        st = os.fstat(f.fileno())
+        if stat.S_ISREG(st.st_mode):
+            size = st.st_size
+    except (AttributeError, OSError, ValueError):
+        size = None
+    if size is None:
+        size = int(f.seek(0, os.SEEK_END))
+        f.seek(start)
+    return None, start, max(0, size - start)
+
+
+class NestedBody:
+    """What a :class:`Part` needs from a nested multipart body. ``MultipartBody`` (built
+    from parts, one layer up) is the one subclass: a part recognises a nested body by
+    this base, so this module never imports the body module."""
+
+    __slots__ = ()
+    content_type: str
+    content_length: int | None
+    _segments: list[Any]  # the planned segments: bytes and slots
+    _shots: list[tuple[OneShot, str]]  # its one-shot sources, with where they are
+    _async_part: str | None  # where its first async source is, if any
+
+    def _iter_raw(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
+    def _aiter_raw(self) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+
 
 BodySource = Union[
     bytes,
@@ -48,7 +131,7 @@ BodySource = Union[
     IO[bytes],
     Iterable[bytes],
     AsyncIterable[bytes],
-    "MultipartBody",
+    NestedBody,
 ]
 """Anything :class:`Part` accepts as a body."""
 
@@ -198,7 +281,7 @@ class Part:
     _extra: tuple[tuple[str, str], ...] = ()
     _cte: str | None = None
     _kind: int = MEM
-    _nested: MultipartBody | None = None
+    _nested: NestedBody | None = None
     # ``_source`` (the body) and ``_wire`` (the in-memory body as sent, transfer encoding
     # applied; None for streamed parts) are properties over ``_src``/``_w``: a ``str`` body
     # on the fast path is kept as ``_ftext`` (a name-only form field) or ``_text`` and
@@ -284,8 +367,6 @@ class Part:
         disposition: object,
         filename_star: object,
     ) -> None:
-        from ._body import MultipartBody  # _body imports this module
-
         self._slow = True
         self.name = name
         self.filename = filename
@@ -303,7 +384,7 @@ class Part:
         ):
             raise UsageError(f"length must be a non-negative int, not {length!r}")
         self._extra = () if headers is None else _pairs(headers)
-        nested = isinstance(body, MultipartBody)
+        nested = isinstance(body, NestedBody)
         self._cte = cte = _cte_arg(transfer_encoding, self._extra, nested)
         if nested and content_type is not None:
             raise UsageError(
@@ -331,7 +412,7 @@ class Part:
         elif isinstance(body, (bytearray, memoryview)):
             self._source = bytes(body)
             raw_length = len(self._source)
-        elif isinstance(body, MultipartBody):
+        elif isinstance(body, NestedBody):
             self._kind = NESTED
             self._source = self._nested = body
             raw_length = body.content_length

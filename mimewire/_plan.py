@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING
 
 from ._errors import UsageError
 from ._headers import make_boundary, validate_boundary
+from ._part import Part
 from ._render import (
     FORM_HEAD,
     FORM_TAIL,
@@ -35,9 +35,6 @@ from ._render import (
     is_plain,
     part_head,
 )
-
-if TYPE_CHECKING:
-    from ._part import Part
 
 __all__ = ["JOIN_LIMIT", "Plan", "Slot", "content_length", "plan", "scan", "where"]
 

@@ -1,8 +1,8 @@
 """Reading part bodies: paths, file objects, iterables, async iterables, nested bodies.
 
-The I/O edge of the encoder. :func:`probe_path` and :func:`probe_file` size a source when
-a :class:`~mimewire.Part` is made; :func:`wire_chunks` / :func:`awire_chunks` read a
-streamed part of a planned body (a :class:`~mimewire._plan.Slot`) while it is sent: length
+The I/O edge of the encoder (a :class:`~mimewire.Part` sizes its source when it is made,
+in :mod:`mimewire._part`): :func:`wire_chunks` / :func:`awire_chunks` read a streamed
+part of a planned body (a :class:`~mimewire._plan.Slot`) while it is sent: length
 checked against what was promised, transfer encoding applied, and -- with a caller's
 boundary -- scanned so a colliding chunk is never sent. Nothing here reads more than the
 caller handed over, and every file opened here is closed.
@@ -10,89 +10,16 @@ caller handed over, and every file opened here is closed.
 
 from __future__ import annotations
 
-import io
 import os
-import stat
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ._codecs import is_identity, make_encoder
 from ._errors import UsageError
+from ._part import AITER, FILE, NESTED, PATH
 from ._plan import Slot
 
-__all__ = [
-    "AITER",
-    "FILE",
-    "ITER",
-    "MEM",
-    "NESTED",
-    "PATH",
-    "OneShot",
-    "awire_chunks",
-    "guarded",
-    "open_path",
-    "probe_file",
-    "probe_path",
-    "wire_chunks",
-]
-
-# Source kinds.
-MEM = 0  # bytes in memory (already transfer-encoded: ``Part._wire``)
-PATH = 1  # a file system path, opened per iteration
-FILE = 2  # a binary file object
-ITER = 3  # a sync iterable of bytes
-AITER = 4  # an async iterable of bytes
-NESTED = 5  # a nested MultipartBody
-
-
-class OneShot:
-    """Mutable 'already used' flag for a source that can be iterated only once."""
-
-    __slots__ = ("used",)
-
-    def __init__(self) -> None:
-        self.used = False
-
-
-# --------------------------------------------------------------------------- probing
-
-
-def probe_path(path_like: os.PathLike[Any]) -> tuple[str, int]:
-    """The path as ``str`` and its size; :class:`UsageError` unless it is a regular file."""
-    path = os.fsdecode(os.fspath(path_like))
-    st = os.stat(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"path {path!r} is not a regular file")
-    return path, st.st_size
-
-
-def probe_file(f: Any) -> tuple[OneShot | None, int, int | None]:
-    """``(one_shot, start, length)`` of a binary file object.
-
-    Seekable: replayable from its current position, length from ``fstat`` (or ``seek``).
-    Not seekable: one-shot, length unknown. A text-mode file raises :class:`UsageError`.
-    """
-    if isinstance(f, io.TextIOBase):
-        raise UsageError("file object is opened in text mode; open it in binary mode ('rb')")
-    try:
-        seekable = bool(f.seekable())
-    except (AttributeError, OSError, ValueError):
-        seekable = False
-    if not seekable:
-        return OneShot(), 0, None
-    start = int(f.tell())
-    size: int | None = None
-    try:
-        st = os.fstat(f.fileno())
-        if stat.S_ISREG(st.st_mode):
-            size = st.st_size
-    except (AttributeError, OSError, ValueError):
-        size = None
-    if size is None:
-        size = int(f.seek(0, os.SEEK_END))
-        f.seek(start)
-    return None, start, max(0, size - start)
-
+__all__ = ["aguarded", "awire_chunks", "guarded", "open_path", "wire_chunks"]
 
 # --------------------------------------------------------------------------- reading
 
