@@ -11,12 +11,13 @@ import signal
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from ._cli_common import (
+    EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
     EXIT_NOTHING_TO_RESEND,
     EXIT_OK,
@@ -131,6 +132,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         cover = _cover_index(client, args.cover_page) if args.cover_page is not None else None
         progress = UploadProgress(args.stderr) if not (args.quiet or args.json) else None
+        if progress is not None:
+            client.on_wait = _pausing(progress, client.on_wait)
         finished = False
         try:
             msg = client.send_fax(
@@ -166,6 +169,20 @@ def cmd_send(args: argparse.Namespace) -> int:
             msg = follow(client, args, msg.id)
         emit(args, message_dict(msg), lambda: describe(msg, args.stdout))
         return exit_for(msg) if args.wait else EXIT_OK
+
+
+def _pausing(
+    progress: UploadProgress, notice: Callable[[float, str], None] | None
+) -> Callable[[float, str], None]:
+    """The client's ``on_wait`` during an upload: the progress clock stops before the wait
+    notice, so a rate-limit wait or a retry backoff never counts as upload time."""
+
+    def on_wait(seconds: float, reason: str) -> None:
+        progress.waiting()
+        if notice is not None:
+            notice(seconds, reason)
+
+    return on_wait
 
 
 def _failure_text(r: RecipientStatus) -> str:
@@ -527,6 +544,7 @@ def cmd_receive(args: argparse.Namespace) -> int:
                         file=args.stderr,
                     )
                 _report(args, got, stream=args.watch is not None)
+                _report_failures(args, inbox.failures)
                 total += len(got)
                 if args.watch is None:
                     break
@@ -536,4 +554,15 @@ def cmd_receive(args: argparse.Namespace) -> int:
                 raise  # the inbox state is consistent: the next run resumes
     if not args.quiet:
         print(f"{total} new fax(es) in {args.to_dir}", file=args.stderr)
-    return EXIT_OK
+    return EXIT_INCOMPLETE if inbox.failures else EXIT_OK
+
+
+def _report_failures(args: argparse.Namespace, failures: Mapping[str, str]) -> None:
+    """One line per fax the last sync could not save (printed even with ``-q``)."""
+    for message_id, reason in failures.items():
+        print(
+            f"warning: fax {message_id} was not saved: {reason}; it stays pending and will be "
+            f"retried by the next run",
+            file=args.stderr,
+            flush=True,
+        )

@@ -24,6 +24,7 @@ EXIT_TIMEOUT = 4
 EXIT_MAYBE_SENT = 5
 EXIT_CANCELLED = 6
 EXIT_NOTHING_TO_RESEND = 7
+EXIT_INCOMPLETE = 8
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
@@ -51,6 +52,11 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
         EXIT_NOTHING_TO_RESEND,
         "resend: no recipient left to resend to (none failed, or only with errors a resend "
         "does not fix; --include-final-failures resends to those)",
+    ),
+    (
+        EXIT_INCOMPLETE,
+        "receive: some faxes could not be saved (each is named on stderr); they stay pending "
+        "and the next run retries them",
     ),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"),
     (

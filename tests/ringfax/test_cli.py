@@ -289,3 +289,70 @@ def test_ctrl_c_during_the_upload(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert code == 130
     assert "interrupted during the upload" in err and "ringfax list" in err
     assert "uploaded" not in err  # no success summary for an interrupted upload
+
+
+def test_receive_names_each_fax_it_could_not_save_and_exits_incomplete(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ringfax._cli_common import EXIT_INCOMPLETE
+
+    def sync(self: Inbox) -> list[ReceivedFax]:
+        self.failures = {"77": "HTTP 500 on the download", "78": "disk full"}
+        return []
+
+    monkeypatch.setattr(Inbox, "sync", sync)
+    code, _out, err = run("receive", *CREDS, "--to-dir", str(tmp_path), "-q")
+    assert code == EXIT_INCOMPLETE != 0
+    assert err.splitlines() == [
+        "warning: fax 77 was not saved: HTTP 500 on the download; it stays pending and will "
+        "be retried by the next run",
+        "warning: fax 78 was not saved: disk full; it stays pending and will be retried by "
+        "the next run",
+    ]
+
+
+def test_a_pacing_wait_before_the_upload_is_not_counted_as_upload_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The second ``send`` of a script finds the Heavy group exhausted by the first (the
+    pacing state is shared through the token cache) and waits before its upload."""
+    import functools
+
+    from _scripted_server import FakeClock, Recorder, fax_json, json_response
+
+    from ringfax import FunctionTransport
+    from ringfax._cli_commands import __name__ as send_module
+    from ringfax._cli_common import CLIENT_DEFAULTS
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    pdf = tmp_path / "a.pdf"
+    pdf.write_bytes(b"%PDF-1.4 hello")
+    clock = FakeClock(start=time.time())
+    token = {"access_token": "AT", "token_type": "bearer", "expires_in": 3600}
+    exhausted = {
+        "X-Rate-Limit-Group": "Heavy",
+        "X-Rate-Limit-Limit": "10",
+        "X-Rate-Limit-Remaining": "0",
+        "X-Rate-Limit-Window": "42",
+    }
+    recorder = Recorder(
+        json_response(token),
+        json_response(fax_json(), headers=exhausted),
+        json_response(fax_json()),
+    )
+    defaults = {"transport": FunctionTransport(recorder), "clock": clock, "sleep": clock.sleep}
+    for key, value in defaults.items():
+        monkeypatch.setitem(CLIENT_DEFAULTS, key, value)
+    monkeypatch.setattr(
+        f"{send_module}.UploadProgress", functools.partial(UploadProgress, clock=clock)
+    )
+    creds = [arg for arg in CREDS if arg != "--no-token-cache"]
+    assert run("send", *creds, "--to", "+16505550123", str(pdf))[0] == 0
+    assert clock.sleeps == []
+    code, _out, err = run("send", *creds, "--to", "+16505550123", str(pdf))
+    assert code == 0, err
+    assert clock.sleeps == [42.0]
+    lines = err.splitlines()
+    assert lines[0] == "waiting 42 s on the rate limit (Heavy group)"
+    (summary,) = [line for line in lines if line.startswith("uploaded ")]
+    assert summary.endswith(" in 0.0 s"), summary
