@@ -306,3 +306,14 @@ def test_every_chunking_pulls_only_up_to_the_close_delimiter(data: st.DataObject
         )
     ]
     assert got == expected
+
+
+@pytest.mark.parametrize("size", [1, 3, 64, 100_000])
+def test_nested_parse_stops_at_the_outer_close_delimiter(size: int) -> None:
+    inner = MultipartBody([Part("a", content_type="text/plain")], subtype="mixed")
+    outer = MultipartBody([Part(inner), Part("b", content_type="text/plain")], subtype="mixed")
+    wire = b"".join(outer)
+    parts = list(parse(_one_shot(_split(wire, size)), outer.content_type, nested=True))
+    assert parts[0].parts is not None
+    assert [p.read() for p in parts[0].parts] == [b"a"]
+    assert parts[1].read() == b"b"
