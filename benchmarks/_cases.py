@@ -42,6 +42,7 @@ class Case:
     needs_file: int | None = None  # size of the temp file to create, if any
     needs_emulator: bool = False
     notes: str = ""  # printed under the case's table
+    rule: str = ""  # printed under the table: what is timed, chunk sizes, what building counts
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,40 @@ class Sizes:
     time_limit: float
     min_time: float = 0.5  # a child repeats an operation faster than this (up to 5 times)
     email_max: int = 256 * MIB
+    byte_chunks: int = 256 * 1024  # the body decoded in 1-byte chunks
+
+
+@dataclass
+class Run:
+    """The outcome of one child process."""
+
+    status: str  # ok | skipped | error | timeout
+    seconds: float = 0.0
+    rss_peak_mib: float = 0.0
+    rss_before_mib: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class Row:
+    """All rounds of one (library, variant) in one case."""
+
+    lib: str
+    role: str
+    variant: str
+    baseline: str | None
+    runs: list[Run] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.lib, self.variant)
+
+    def done(self) -> bool:
+        """Skipped or failed: no further rounds."""
+        return any(r.status in ("skipped", "error") for r in self.runs) or (
+            len(self.runs) >= 2 and all(r.status == "timeout" for r in self.runs)
+        )
 
 
 def human_size(n: int) -> str:

@@ -56,6 +56,36 @@ def large_part_chunks(size: int, payload: bytes | None = None) -> list[bytes]:
     return chunks
 
 
+DISTINCT_POOL = 64 * MIB
+"""decode-large holds at most this much distinct chunk data; larger bodies cycle through it."""
+
+
+def distinct_part_chunks(size: int) -> list[bytes]:
+    """One form-data file part of ``size`` bytes as a socket delivers it: separate 64 KiB
+    bytes objects, each over fresh random data (no ``-``), so no decoder reads the same
+    cached memory twice. Up to :data:`DISTINCT_POOL` bytes every chunk is its own object;
+    a larger body cycles through that pool (64 MiB outruns every CPU cache)."""
+    rnd = random.Random(11)
+    pool = [
+        rnd.randbytes(CHUNK).replace(b"-", b"+")
+        for _ in range(min(size, DISTINCT_POOL) // CHUNK or 1)
+    ]
+    chunks = large_part_chunks(0)[:1]  # the part's header block
+    n, rest = divmod(size, CHUNK)
+    chunks.extend(pool[i % len(pool)] for i in range(n))
+    if rest:
+        chunks.append(pool[n % len(pool)][:rest])
+    chunks.append(b"\r\n--" + BOUNDARY_B + b"--\r\n")
+    return chunks
+
+
+def near_delimiter_flood(size: int = CHUNK) -> bytes:
+    """``\r\n--b`` repeated: a delimiter start plus the boundary's first byte, every 5
+    bytes -- the densest run of 1-byte near-delimiters a body can hold."""
+    unit = b"\r\n--" + BOUNDARY_B[:1]
+    return (unit * (size // len(unit) + 1))[:size]
+
+
 def adversarial_payload(size: int = CHUNK) -> bytes:
     """A chunk dense with ``\\r\\n--`` + boundary prefixes that never complete a delimiter."""
     pieces = []

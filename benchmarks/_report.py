@@ -8,15 +8,13 @@ import platform
 import statistics
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._cases import Case, Sizes
-
-if TYPE_CHECKING:
-    from ._runner import Row
+from ._cases import Case, Row, Sizes
 
 ENC_BASE = "baseline: file read(64 KiB)"
 DEC_BASE = "baseline: bytes.find(delimiter)"
+FLOOD_FIND = f"{DEC_BASE} [flood-1b]"
 
 
 # ---------------------------------------------------------------- machine
@@ -140,8 +138,9 @@ def build(
             "variants": list(case.variants),
             "rows": summaries,
             "notes": case.notes,
+            "rule": case.rule,
         }
-        if set(case.variants) == {"benign", "adversarial"}:
+        if "benign" in case.variants and len(case.variants) > 1:
             entry["slowdown"] = _slowdown(case, rows)
         cases.append(entry)
     report: dict[str, Any] = {
@@ -159,29 +158,33 @@ def build(
 
 
 def _slowdown(case: Case, rows: list[Row]) -> dict[str, dict[str, Any]]:
-    """Per library: adversarial time / benign time (median of same-round pairs)."""
+    """Per library and hostile variant: its time / the benign time (median of same-round
+    pairs). Keys are ``lib`` for the first hostile variant, ``lib [variant]`` for others."""
     out: dict[str, dict[str, Any]] = {}
     libs = [r.lib for r in rows if r.variant == "benign"]
     by_key = {(r.lib, r.variant): r for r in rows}
-    for lib in libs:
-        benign, adv = by_key[(lib, "benign")], by_key[(lib, "adversarial")]
-        pairs = [
-            a.seconds / b.seconds
-            for a, b in zip(adv.runs, benign.runs, strict=False)
-            if a.status == "ok" and b.status == "ok" and b.seconds > 0
-        ]
-        b_ok = [r.seconds for r in benign.runs if r.status == "ok"]
-        timeouts = [r for r in adv.runs if r.status == "timeout"]
-        if pairs:
-            out[lib] = {"ratio": statistics.median(pairs), "over_limit": False}
-        elif timeouts and b_ok:
-            out[lib] = {
-                "ratio": case.time_limit / statistics.median(b_ok),
-                "over_limit": True,
-            }
-        else:
-            status = next((r.status for r in adv.runs + benign.runs if r.status != "ok"), "n/a")
-            out[lib] = {"ratio": None, "over_limit": False, "status": status}
+    hostile = [v for v in case.variants if v != "benign"]
+    for variant in hostile:
+        for lib in libs:
+            key = lib if variant == hostile[0] else f"{lib} [{variant}]"
+            benign, adv = by_key[(lib, "benign")], by_key[(lib, variant)]
+            pairs = [
+                a.seconds / b.seconds
+                for a, b in zip(adv.runs, benign.runs, strict=False)
+                if a.status == "ok" and b.status == "ok" and b.seconds > 0
+            ]
+            b_ok = [r.seconds for r in benign.runs if r.status == "ok"]
+            timeouts = [r for r in adv.runs if r.status == "timeout"]
+            if pairs:
+                out[key] = {"ratio": statistics.median(pairs), "over_limit": False}
+            elif timeouts and b_ok:
+                out[key] = {
+                    "ratio": case.time_limit / statistics.median(b_ok),
+                    "over_limit": True,
+                }
+            else:
+                status = next((r.status for r in adv.runs + benign.runs if r.status != "ok"), "n/a")
+                out[key] = {"ratio": None, "over_limit": False, "status": status}
     return out
 
 
@@ -303,12 +306,23 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             f"best peer {r and r['best_peer']}; " + _peer_list(dec, "mimewire Decoder"),
         )
     )
+    for lib in ("mimewire reader.read(64 KiB)", "mimewire reader.readinto"):
+        rr = _row(enc, lib)
+        out.append(
+            _ratio_target(
+                f"Encode {size}: {lib} ≥ 0.95× plain 64 KiB read",
+                rr and rr["ratio_baseline"],
+                0.95,
+                "what requests, urllib3 and http.client pull through (readinto into a "
+                "page-aligned 64 KiB buffer)",
+            )
+        )
     em = _case(report, "encode-many")
     out.append(
         _ratio_target(
-            "Many small parts: mimewire encode ≥ 3× httpx",
+            "Many small parts: mimewire encode (parts built in the timing) ≥ 4× httpx",
             _vs(em, "mimewire iter", "httpx MultipartStream"),
-            3.0,
+            4.0,
             _peer_list(em, "mimewire iter"),
         )
     )
@@ -327,7 +341,9 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     peers = ", ".join(
         f"{k} {'>' if v.get('over_limit') else ''}{v['ratio']:.1f}×"
         for k, v in sd.items()
-        if v.get("ratio") is not None and not k.startswith(("mimewire", "baseline"))
+        if v.get("ratio") is not None
+        and not k.startswith(("mimewire", "baseline"))
+        and not k.endswith("]")
     )
     out.append(
         _ratio_target(
@@ -341,6 +357,17 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 else "n/a"
             )
             + f"; peers: {peers}",
+            higher=False,
+        )
+    )
+    flood = sd.get("mimewire Decoder [flood-1b]", {})
+    out.append(
+        _ratio_target(
+            "CRLF--b flood (1-byte near-delimiters): mimewire Decoder ≤ 2× its benign time",
+            flood.get("ratio"),
+            2.0,
+            "bare find: "
+            + (f"{sd[FLOOD_FIND]['ratio']:.2f}×" if sd.get(FLOOD_FIND, {}).get("ratio") else "n/a"),
             higher=False,
         )
     )
@@ -473,13 +500,16 @@ def markdown(report: dict[str, Any]) -> str:
         best = sorted({r["best_peer"] for r in c["rows"] if r["best_peer"]})
         lines += [
             "",
+            f"**Rule:** {c.get('rule') or 'not stated'}",
+            "",
             f"Baseline: {', '.join(bases) or '—'}. Best peer: {', '.join(best) or '—'}."
             + (f" {c['notes']}" if c.get("notes") else ""),
         ]
         if "slowdown" in c:
             lines += [
                 "",
-                "Adversarial / benign time, per library (same-round pairs):",
+                "Hostile / benign time, per library (same-round pairs; `[flood-1b]`: the "
+                "CRLF--b flood, unmarked: the adversarial body):",
                 "",
                 "| library | slowdown |",
                 "|---|---:|",

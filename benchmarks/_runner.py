@@ -15,12 +15,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import (
+    _report,
     decode_adversarial,
+    decode_byte_chunks,
     decode_large,
     decode_many,
     encode_codecs,
@@ -28,7 +29,7 @@ from . import (
     encode_many,
     ringfax_e2e,
 )
-from ._cases import MIB, Case, Sizes
+from ._cases import MIB, Case, Row, Run, Sizes
 from ._child import MARK
 from ._common import write_file
 
@@ -40,6 +41,7 @@ MODULES = (
     decode_large,
     decode_many,
     decode_adversarial,
+    decode_byte_chunks,
     ringfax_e2e,
 )
 
@@ -65,6 +67,7 @@ QUICK = Sizes(
     fax=5_000_000,
     time_limit=10.0,
     min_time=0.1,
+    byte_chunks=64 * 1024,
 )
 TINY = Sizes(
     mode="tiny",
@@ -77,40 +80,8 @@ TINY = Sizes(
     fax=200_000,
     time_limit=10.0,
     min_time=0.0,
+    byte_chunks=8 * 1024,
 )
-
-
-@dataclass
-class Run:
-    """The outcome of one child process."""
-
-    status: str  # ok | skipped | error | timeout
-    seconds: float = 0.0
-    rss_peak_mib: float = 0.0
-    rss_before_mib: float = 0.0
-    reason: str = ""
-
-
-@dataclass
-class Row:
-    """All rounds of one (library, variant) in one case."""
-
-    lib: str
-    role: str
-    variant: str
-    baseline: str | None
-    runs: list[Run] = field(default_factory=list)
-    note: str = ""
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.lib, self.variant)
-
-    def done(self) -> bool:
-        """Skipped or failed: no further rounds."""
-        return any(r.status in ("skipped", "error") for r in self.runs) or (
-            len(self.runs) >= 2 and all(r.status == "timeout" for r in self.runs)
-        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -136,7 +107,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=(
             "run only cases whose id contains this (repeatable or comma-separated): "
             "encode-large, encode-many, encode-codecs, decode-large, decode-many, "
-            "decode-adversarial, ringfax-send, or a size such as 1GiB"
+            "decode-adversarial, decode-1byte-chunks, ringfax-send, or a size such as 1GiB"
         ),
     )
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3)")
@@ -299,8 +270,6 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
-
-    from . import _report
 
     started = time.time()
     load_start = os.getloadavg()[0]

@@ -29,6 +29,12 @@ def cases(s: Sizes) -> list[Case]:
                 "field name registered (it skips unregistered fields)."
             ),
             time_limit=s.time_limit,
+            rule=(
+                "Timed: decoding the whole body, every part's payload counted into a null "
+                "sink. Input: one hand-framed body (no library built it) cut into 64 KiB "
+                "slices (separate bytes objects). Ratios: same-round pairs against the "
+                "bytes.find scan and each peer, median."
+            ),
         )
     ]
 

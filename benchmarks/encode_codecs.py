@@ -43,6 +43,12 @@ def cases(s: Sizes) -> list[Case]:
                 "encodes in one call without line breaks (base64) or in binary mode (QP)."
             ),
             time_limit=s.time_limit,
+            rule=(
+                "Timed: building and iterating the body (mimewire, email) or one encode call "
+                "(binascii, base64, quopri) over the same in-memory bytes; no file I/O. "
+                "Ratios: same-round pairs against the one-shot binascii call of the same "
+                "encoding, median."
+            ),
         )
     ]
 

@@ -42,6 +42,14 @@ def cases(s: Sizes) -> list[Case]:
                 "framing and payload: the least a Python encoder has to do."
             ),
             time_limit=s.time_limit,
+            rule=(
+                "Timed, for every library: building the parts from the same Python lists "
+                "(Part objects, dicts, file tuples, writers), then the body, then every byte "
+                "of it, into a null sink (iterated, or read(64 KiB) where that is the API). "
+                "Files are in-memory bytes of "
+                f"{s.file_size // 1024} KiB. Ratios: same-round pairs against the bare "
+                "framing loop and each peer, median."
+            ),
         )
     ]
 

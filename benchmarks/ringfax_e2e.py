@@ -43,6 +43,12 @@ def cases(s: Sizes) -> list[Case]:
                 "storing). Peak RSS is the client process's own."
             ),
             inner=1,
+            rule=(
+                "Timed: one client process logging in and sending the fax over HTTP on "
+                "127.0.0.1 until the emulator's answer arrives (building the request "
+                "included; the file is read from the page cache). Ratios: same-round pairs "
+                "against each peer client, median."
+            ),
         )
     ]
 

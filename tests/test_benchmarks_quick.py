@@ -19,6 +19,7 @@ EXPECTED_CASES = {
     "decode-large-1MiB",
     "decode-many",
     "decode-adversarial-1MiB",
+    "decode-1byte-chunks",
     "ringfax-send-200000B",
 }
 COLUMNS = "| library | MB/s median [min–max] | time s | × baseline | × best peer | peak RSS MiB |"
@@ -63,6 +64,7 @@ def test_tiny_run_writes_report(tmp_path: Path) -> None:
     assert ids == EXPECTED_CASES
     for case in report["cases"]:
         assert f"`{case['id']}`" in md
+        assert case["rule"] and f"**Rule:** {case['rule']}" in md  # stated under its table
         assert case["unit"] in ("MB/s", "parts/s")
         assert case["rows"], case["id"]
         for row in case["rows"]:
@@ -82,12 +84,17 @@ def test_tiny_run_writes_report(tmp_path: Path) -> None:
     assert COLUMNS.replace("MB/s", "parts/s") in md
 
     adv = next(c for c in report["cases"] if c["id"].startswith("decode-adversarial"))
-    assert {r["variant"] for r in adv["rows"]} == {"benign", "adversarial"}
+    assert {r["variant"] for r in adv["rows"]} == {"benign", "adversarial", "flood-1b"}
     assert "baseline: bytes.find(delimiter)" in adv["slowdown"]
-    assert "Adversarial / benign time" in md
+    assert "baseline: bytes.find(delimiter) [flood-1b]" in adv["slowdown"]
+    assert "Hostile / benign time" in md
+    rules = {c["id"]: c["rule"] for c in report["cases"]}
+    assert "building the parts" in rules["encode-many"] and "every library" in rules["encode-many"]
+    assert "separate 64 KiB bytes objects" in rules["decode-large-1MiB"]
+    assert "1-byte" not in rules["decode-large-1MiB"] and "8KiB" in rules["decode-1byte-chunks"]
 
     verdicts = {t["target"]: t["verdict"] for t in report["targets"]}
-    assert len(verdicts) == 10
+    assert len(verdicts) == 13
     assert set(verdicts.values()) <= {"MET", "MISSED", "N/A"}
     assert "## Targets" in md
     if chart:
@@ -126,3 +133,25 @@ def test_bad_arguments(tmp_path: Path) -> None:
     proc = _run(tmp_path, "--rounds=x")
     assert proc.returncode == 2
     assert "--rounds" in proc.stderr
+
+
+def test_decode_large_chunks_are_distinct_objects() -> None:
+    """decode-large feeds what a socket delivers: a new bytes object per 64 KiB chunk,
+    over different data -- never one payload object referenced over and over."""
+    from benchmarks._common import BOUNDARY_B, CHUNK, distinct_part_chunks
+
+    chunks = distinct_part_chunks(5 * CHUNK + 7)
+    payload = chunks[1:-1]
+    assert [len(c) for c in payload] == [CHUNK] * 5 + [7]
+    assert len({id(c) for c in payload}) == len(payload)
+    assert len(set(payload)) == len(payload)
+    assert b"-" not in b"".join(payload)
+    assert chunks[-1] == b"\r\n--" + BOUNDARY_B + b"--\r\n"
+
+
+def test_near_delimiter_flood_is_crlf_dash_dash_b() -> None:
+    from benchmarks._common import BOUNDARY_B, near_delimiter_flood
+
+    flood = near_delimiter_flood(1000)
+    assert len(flood) == 1000 and flood.startswith(b"\r\n--b\r\n--b")
+    assert BOUNDARY_B.startswith(b"b") and b"\r\n--" + BOUNDARY_B[:2] not in flood
