@@ -1,12 +1,14 @@
 """Mutation run: ``python -m tests.fuzz.mutation [--module PATH ...] [--workdir DIR]``.
 
 For each module (default: all of :data:`SELECTIONS`) mutmut 3 mutates that one file and runs
-only the test files listed for it (a fast, targeted selection, so a module takes minutes,
-not hours). Each module gets its own scratch copy of the project under ``--workdir``: the
-production code is taken from the ``HEAD`` commit of the moment the module starts
-(``git archive``), so each score belongs to a commit, printed in its row, even while the
-working tree changes; the tests come from the working tree, so a test being written can be
-scored before it is committed.
+only the test files listed for it: the fast test files that exercise it (the long
+hypothesis and attack suites are left out, so a module takes minutes, not hours; per mutant,
+mutmut runs only the selected tests that reach the mutated function).
+
+Each module gets its own scratch copy of the project under ``--workdir``: the production code
+is taken from the ``HEAD`` commit of the moment the module starts (``git archive``), so each
+score belongs to a commit, printed in its row, even while the working tree changes; the tests
+come from the working tree, so a test being written can be scored before it is committed.
 
 Hypothesis runs with the derandomized ``ci`` profile, so a mutant's verdict does not depend
 on the run. Prints one Markdown table row per module and writes the survivors of each module
@@ -30,10 +32,15 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 _DECODER_TESTS = (
     "tests/mimewire/test_decoder.py",
     "tests/mimewire/test_decoder_cases.py",
+    "tests/mimewire/test_decoder_camera.py",
+    "tests/mimewire/test_events.py",
     "tests/mimewire/test_limits.py",
     "tests/mimewire/test_parse.py",
+    "tests/mimewire/test_parse_stream.py",
+    "tests/mimewire/test_part_headers.py",
     "tests/mimewire/test_inspect.py",
     "tests/attacks/test_review_decoder.py",
+    "tests/attacks/test_review_parse.py",
     "tests/mimewire/test_mutation_decoder.py",
 )
 SELECTIONS: dict[str, tuple[str, ...]] = {
@@ -44,6 +51,8 @@ SELECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "mimewire/_params.py": (
         "tests/mimewire/test_headers.py",
+        "tests/mimewire/test_encoded_word.py",
+        "tests/mimewire/test_part_headers.py",
         "tests/attacks/test_review_headers.py",
         "tests/mimewire/test_parse.py",
         "tests/mimewire/test_mutation_params.py",
