@@ -291,3 +291,49 @@ def test_email_parser_sees_unicode_separators_as_data() -> None:
     assert p.get_filename() in ("a\u2028b\x85c.txt", "a_b_c.txt")
     [q] = list(parse(raw, body.content_type))
     assert q.filename == "a\u2028b\x85c.txt" and len(q.headers) == 1
+
+
+_SPLIT_BODY = b"lead-in\r\n--fixedB\r\nX-Evil: 1\r\n\r\nsmuggled"
+_SPLIT_AT = _SPLIT_BODY.index(b"--fixedB")
+
+
+def _split_sources(cut: int) -> list[list[bytes]]:
+    """The body cut once at ``cut``, and cut into 1-byte chunks around the needle."""
+    two = [_SPLIT_BODY[:cut], _SPLIT_BODY[cut:]]
+    ones = [_SPLIT_BODY[: _SPLIT_AT - 3]] + [bytes([b]) for b in _SPLIT_BODY[_SPLIT_AT - 3 :]]
+    return [two, ones]
+
+
+@pytest.mark.parametrize("cut", range(_SPLIT_AT - 2, _SPLIT_AT + len("--fixedB") + 2))
+@pytest.mark.parametrize("mode", ["iter", "aiter", "reader"])
+def test_caller_boundary_split_across_streamed_chunks(cut: int, mode: str) -> None:
+    """Wherever ``--boundary`` is cut between two streamed chunks (or spread over 1-byte
+    chunks), sync, async or read through the reader: the error names the part and the
+    offset of the needle, and no byte of the chunk that completes it goes out."""
+    import asyncio
+
+    for chunks in _split_sources(cut):
+        body = MultipartBody(
+            [Part.field("a", "1"), Part(list(chunks), name="s", length=len(_SPLIT_BODY))],
+            boundary="fixedB",
+        )
+        sent = bytearray()
+
+        async def drain(body: MultipartBody, sent: bytearray) -> None:
+            async for chunk in body:
+                sent.extend(chunk)
+
+        with pytest.raises(UsageError) as caught:
+            if mode == "iter":
+                for chunk in body:
+                    sent.extend(chunk)
+            elif mode == "aiter":
+                asyncio.run(drain(body, sent))
+            else:
+                reader = body.reader()
+                while data := reader.read(7):
+                    sent.extend(data)
+        assert caught.value.message.startswith("part 1 (name='s'): boundary 'fixedB' occurs")
+        assert f"at offset {_SPLIT_AT}" in caught.value.message
+        payload = bytes(sent).split(b"\r\n\r\n", 2)[-1]
+        assert b"--fixedB\r\n" not in payload and b"X-Evil" not in payload

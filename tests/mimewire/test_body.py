@@ -847,3 +847,87 @@ def test_field_runs_render_like_single_parts(seed: int, others: str) -> None:
         big = {v.encode() for _, v in fields if len(v) >= plan_mod.JOIN_LIMIT}
         assert big <= set(chunks)
         assert max(map(len, chunks)) < 2 * plan_mod.JOIN_LIMIT or big
+
+
+# --------------------------------------------------------------------------- async lengths
+
+
+def _agen(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    async def gen() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    return gen()
+
+
+@pytest.mark.parametrize("cte", [None, "base64"])
+def test_async_source_with_length_has_exact_content_length(cte: str | None) -> None:
+    chunks = [b"\x00\xffab" * 30, b"", b"tail" * 7]
+    size = sum(map(len, chunks))
+    parts = [
+        Part.field("a", "1"),
+        Part(_agen(chunks), name="s", length=size, transfer_encoding=cte),
+    ]
+    body = MultipartBody(parts, boundary="b")
+    assert body.content_length is not None
+    assert body.headers["Content-Length"] == str(body.content_length)
+    data = asyncio.run(acollect(body))
+    assert len(data) == body.content_length
+    same = MultipartBody(
+        [Part.field("a", "1"), Part(b"".join(chunks), name="s", transfer_encoding=cte)],
+        boundary="b",
+    )
+    assert data == collect(same)
+
+
+@pytest.mark.parametrize(
+    ("chunks", "declared", "message"),
+    [
+        (
+            [b"abc", b"def"],
+            4,
+            r"part 1 \(name='s'\): source yielded more than the declared 4 bytes \(6 so far\)",
+        ),
+        ([b"abc"], 5, r"part 1 \(name='s'\): source yielded 3 bytes but 5 were declared"),
+    ],
+)
+def test_async_source_length_mismatch_is_refused(
+    chunks: list[bytes], declared: int, message: str
+) -> None:
+    body = MultipartBody(
+        [Part.field("a", "1"), Part(_agen(chunks), name="s", length=declared)], boundary="b"
+    )
+    sent: list[bytes] = []
+
+    async def drain() -> None:
+        async for chunk in body:
+            sent.append(chunk)
+
+    with pytest.raises(UsageError, match=message):
+        asyncio.run(drain())
+    assert b"def" not in b"".join(sent)  # never more payload than declared went out
+
+
+def test_async_progress_matches_sync_progress(tmp_path: Path) -> None:
+    """on_progress sees the same (sent, total) calls whether the body is iterated or
+    async-iterated."""
+    path = tmp_path / "p.bin"
+    path.write_bytes(b"p" * 150_000)
+    calls: list[tuple[int, int | None]] = []
+
+    def make() -> MultipartBody:
+        return MultipartBody(
+            [Part.field("a", "1"), Part.file("f", path), Part([b"x" * 10], name="i", length=10)],
+            on_progress=lambda sent, total: calls.append((sent, total)),
+            chunk_size=50_000,
+            boundary="b",
+        )
+
+    collect(make())
+    sync_calls = list(calls)
+    calls.clear()
+    asyncio.run(acollect(make()))
+    assert calls == sync_calls
+    total = sync_calls[-1][0]
+    assert sync_calls[0] == (0, total) and sync_calls[-1] == (total, total)
+    assert len(sync_calls) > 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import quopri
 
 import pytest
@@ -524,3 +525,67 @@ def test_qp_long_lines_match_a2b_qp(unit: bytes, junk: bytes, cuts: list[int]) -
         assert len(dec._buf) <= 4096 + len(chunk) + 2  # type: ignore[attr-defined]
     out.append(dec.flush())
     assert b"".join(out) == expected
+
+
+# --------------------------------------------------------------------------- body lengths
+
+# Byte patterns that land on every QP line-length edge: literal runs (soft break at 75),
+# 3-byte escapes straddling column 76, '=' (always escaped), trailing space/tab before a
+# break, CR/LF (escaped in binary mode) and 8-bit bytes.
+_QP_PATTERNS = [b"a", b"\xff", b"=", b"a ", b"ab\t", b"\r\n", b"x\r", b"\n", b"aa=\xe9 "]
+_SIZES = [*range(301), 1000, 4095, 4096, 57 * 1000, 65_535, 65_536, 100_001]
+
+
+def _payload(pattern: bytes, size: int) -> bytes:
+    return (pattern * (size // len(pattern) + 1))[:size]
+
+
+def _part_body(data: bytes, boundary: str) -> bytes:
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(f"--{boundary}\r\n".encode())
+    body, _, tail = rest.rpartition(f"\r\n--{boundary}--\r\n".encode())
+    assert tail == b""
+    return body
+
+
+@pytest.mark.parametrize("pattern", [b"\x00\xff\x10", b"a"])
+def test_base64_content_length_is_the_byte_count(pattern: bytes) -> None:
+    """In memory, a seekable file, an iterable with length= in uneven chunks: Content-Length
+    is exactly the bytes sent, and the part decodes back to the source, for every size
+    around each 57-byte (76-column) line edge and a few large ones."""
+    from mimewire import MultipartBody, Part
+
+    for size in _SIZES:
+        raw = _payload(pattern, size)
+        chunks = [raw[i : i + 50] for i in range(0, size, 50)]
+        for source, kw in (
+            (raw, {}),
+            (io.BytesIO(raw), {}),
+            (chunks, {"length": size}),
+        ):
+            part = Part(source, name="b", transfer_encoding="base64", **kw)  # type: ignore[arg-type]
+            body = MultipartBody([part], boundary="lenB", chunk_size=64)
+            data = b"".join(body)
+            assert body.content_length == len(data), (size, type(source).__name__)
+            encoded = _part_body(data, "lenB")
+            assert base64.b64decode(encoded.replace(b"\r\n", b"")) == raw
+            assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+
+
+@pytest.mark.parametrize("pattern", _QP_PATTERNS)
+def test_quoted_printable_content_length_is_the_byte_count(pattern: bytes) -> None:
+    """An in-memory quoted-printable part is encoded once: its Content-Length is the exact
+    byte count for every size 0..300 (every line-length edge) and a few large ones, lines
+    stay within 76 columns, and the text decodes back to the source."""
+    from mimewire import MultipartBody, Part
+
+    for size in _SIZES:
+        raw = _payload(pattern, size)
+        body = MultipartBody(
+            [Part(raw, name="q", transfer_encoding="quoted-printable")], boundary="lenQ"
+        )
+        data = b"".join(body)
+        assert body.content_length == len(data), size
+        encoded = _part_body(data, "lenQ")
+        assert all(len(line) <= 76 for line in encoded.split(b"\r\n")), size
+        assert binascii.a2b_qp(encoded) == raw, size
