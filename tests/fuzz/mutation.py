@@ -5,10 +5,10 @@ only the test files listed for it: the fast test files that exercise it (the lon
 hypothesis and attack suites are left out, so a module takes minutes, not hours; per mutant,
 mutmut runs only the selected tests that reach the mutated function).
 
-Each module gets its own scratch copy of the project under ``--workdir``: the production code
-is taken from the ``HEAD`` commit of the moment the module starts (``git archive``), so each
-score belongs to a commit, printed in its row, even while the working tree changes; the tests
-come from the working tree, so a test being written can be scored before it is committed.
+Each module gets its own scratch copy of the project under ``--workdir``, taken from the
+``HEAD`` commit of the moment the module starts (``git archive``): production code and tests
+from the same commit, printed in the module's row, whatever else changes in the working tree
+meanwhile (commit a new test before scoring it).
 
 Hypothesis runs with the derandomized ``ci`` profile, so a mutant's verdict does not depend
 on the run. Prints one Markdown table row per module and writes the survivors of each module
@@ -73,6 +73,11 @@ SELECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Tests that compare running times (linear-time checks): run niced, beside other work and
+# under mutmut's tracing, their ratios mean nothing, so mutation runs leave them out.
+_NOT_TIMING = "not linear and not refused_fast"
+
+
 def _head() -> str:
     return subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
@@ -80,24 +85,25 @@ def _head() -> str:
 
 
 def _scratch(module: str, work: Path, commit: str) -> Path:
-    """A copy of the project (production code at ``commit``, tests from the working tree)."""
+    """A copy of the project at ``commit`` (production code and tests alike)."""
     target = work / module.replace("/", "_")
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "mimewire", "ringfax"],
+        ["git", "-C", str(ROOT), "archive", "--format=tar", commit],
         capture_output=True,
         check=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    shutil.copytree(ROOT / "tests", target / "tests", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", target / "pyproject.toml")
-    tests = [t for t in SELECTIONS[module] if (ROOT / t).exists()]
+    tests = [t for t in SELECTIONS[module] if (target / t).exists()]
     (target / "setup.cfg").write_text(
         "[mutmut]\n"
-        f"source_paths = {module.split('/')[0]}\n"
+        "source_paths =\n    mimewire\n    ringfax\n"
         f"only_mutate = {module}\n"
-        "pytest_add_cli_args = -p no:randomly -p no:cacheprovider -q -x\n"
+        "also_copy =\n    docs\n    README.md\n"  # tests read documented facts from docs/
+        "pytest_add_cli_args =\n"  # one argument per line: mutmut passes each line as one
+        + "".join(f"    {a}\n" for a in ("-p", "no:randomly", "-p", "no:cacheprovider"))
+        + f"    -k\n    {_NOT_TIMING}\n"
         "pytest_add_cli_args_test_selection =\n" + "".join(f"    {t}\n" for t in tests)
     )
     return target
