@@ -162,7 +162,11 @@ async def stream_form(
     checker = FormChecker(fields)
     content_type = request.headers.get("content-type", "")
     try:
-        parts = aparse_stream(request.stream(), content_type, limits=limits)
+        length = request.headers.get("content-length")
+        length = (
+            length if length is not None and length.isdigit() else None
+        )  # the server checked it
+        parts = aparse_stream(request.stream(), content_type, limits=limits, content_length=length)
         async with aclosing(parts):
             async for part in parts:
                 name, allowed = checker.open(part.name, part.filename, part.content_type)
@@ -187,8 +191,11 @@ async def read_form(
     Files are spooled in memory up to ``spool_threshold`` bytes, then in an anonymous
     temporary file in ``spool_dir``. A body that is not ``multipart/form-data`` (an
     urlencoded form) goes to Starlette's own parser. The form is also what a later
-    ``await request.form()`` returns, and Starlette closes its files with the request.
+    ``await request.form()`` (or ``read_form``) returns, and Starlette closes its files with
+    the request.
     """
+    if request._form is not None:  # already read (the stream can be read once)
+        return request._form
     content_type = request.headers.get("content-type", "")
     if content_type.partition(";")[0].strip().lower() != "multipart/form-data":
         return await request.form()
