@@ -17,7 +17,7 @@ read loop is inlined here (it is the throughput-critical path). :class:`Part` (i
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ._codecs import is_identity
@@ -25,6 +25,7 @@ from ._errors import UsageError
 from ._headers import check_header, render_content_type
 from ._part import AITER, PATH, BodySource, NestedBody, OneShot, Part
 from ._plan import JOIN_LIMIT, Segment, Slot, plan
+from ._related import multipart_params
 from ._sources import aguarded, awire_chunks, guarded, open_path, wire_chunks
 
 __all__ = ["JOIN_LIMIT", "BodyReader", "BodySource", "MultipartBody", "Part"]
@@ -99,6 +100,7 @@ class MultipartBody(NestedBody):
         *,
         chunk_size: int = 65536,
         on_progress: ProgressCallback | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> None:
         self.parts: tuple[Part, ...] = _as_parts(parts)
         if not isinstance(subtype, str):
@@ -131,7 +133,7 @@ class MultipartBody(NestedBody):
             self._guard = b"--" + self.boundary.encode("ascii")
         self.content_length: int | None = laid_out.content_length
         self.content_type: str = render_content_type(
-            f"multipart/{subtype}", {"boundary": self.boundary}
+            f"multipart/{subtype}", (("boundary", self.boundary), *multipart_params(params))
         )
         self.headers: dict[str, str] = {"Content-Type": self.content_type}
         if self.content_length is not None:

@@ -95,6 +95,26 @@ class PartView:
         """Declared Content-Transfer-Encoding, lowercased."""
         return self._start.transfer_encoding
 
+    @property
+    def content_id(self) -> str | None:
+        """The Content-ID without its angle brackets (``<a@b>`` -> ``"a@b"``), or ``None``."""
+        from ._related import normalize_content_id
+
+        value = self._start.get("Content-ID")
+        return None if value is None else normalize_content_id(value)
+
+    @property
+    def content_range(self) -> tuple[int, int, int | None] | None:
+        """A byteranges part's ``Content-Range`` as ``(first, last, complete)`` (inclusive;
+        ``complete`` is ``None`` for ``*``), or ``None`` without one. A malformed value is
+        :class:`MalformedInput` naming the part."""
+        from ._byteranges import parse_content_range
+
+        value = self._start.get("Content-Range")
+        if value is None:
+            return None
+        return parse_content_range(value, part=self.index, offset=self.offset)
+
     # text ------------------------------------------------------------------------
     def _text_codec(self, encoding: str | None, errors: str) -> str:
         """The codec :meth:`text` uses, checked before any body byte is read.
