@@ -43,7 +43,7 @@ def _check_size(what: str, value: object) -> None:
     if value is None:
         return
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise TypeError(f"FieldPolicy.{what} must be None or an int >= 0, got {value!r}")
+        raise UsageError(f"FieldPolicy.{what} must be None or an int >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ class FieldPolicy:
       ``application/octet-stream``.
 
     The defaults are Starlette's ``request.form()`` defaults. Counts and sizes over a limit
-    answer 413; names and content types that are not allowed answer 400.
+    answer 413; names and content types that are not allowed answer 400. A setting of the
+    wrong type raises :class:`mimewire.UsageError`; sets and mappings are copied, frozen.
     """
 
     allowed_fields: AbstractSet[str] | None = None
@@ -80,7 +81,7 @@ class FieldPolicy:
         limits = dict(self.field_limits)
         for name, value in limits.items():
             if not isinstance(name, str):
-                raise TypeError(f"FieldPolicy.field_limits keys must be str, got {name!r}")
+                raise UsageError(f"FieldPolicy.field_limits keys must be str, got {name!r}")
             _check_size(f"field_limits[{name!r}]", value)
         object.__setattr__(self, "field_limits", MappingProxyType(limits))
         for name in ("allowed_fields", "file_content_types"):
@@ -88,7 +89,7 @@ class FieldPolicy:
             if value is not None:
                 items: Iterable[object] = value
                 if isinstance(value, str) or not all(isinstance(v, str) for v in items):
-                    raise TypeError(f"FieldPolicy.{name} must be a set of str, got {value!r}")
+                    raise UsageError(f"FieldPolicy.{name} must be a set of str, got {value!r}")
                 object.__setattr__(self, name, frozenset(value))
 
     def size_limit(self, name: str, is_file: bool) -> tuple[str, int] | None:
@@ -172,6 +173,8 @@ class FormChecker:
     )
 
     def __init__(self, policy: FieldPolicy | None = None) -> None:
+        if policy is not None and not isinstance(policy, FieldPolicy):
+            raise UsageError(f"fields must be a FieldPolicy, not {type(policy).__name__}")
         policy = self.policy = policy if policy is not None else FieldPolicy()
         unlimited = sys.maxsize
         self._max_fields = unlimited if policy.max_fields is None else policy.max_fields
@@ -266,6 +269,9 @@ class FormSink(Protocol):
         """The file :meth:`file` accepted is complete (``size`` bytes)."""
 
 
+_INPUT_ERRORS = (MalformedInput, LimitExceeded)  # the client's fault; a UsageError is ours
+
+
 def _drop(chunk: bytes) -> None:
     pass
 
@@ -298,6 +304,8 @@ class FormReader:
         limits: Limits | None = None,
         policy: FieldPolicy | None = None,
     ) -> None:
+        if limits is not None and not isinstance(limits, Limits):
+            raise UsageError(f"limits must be a mimewire.Limits, not {type(limits).__name__}")
         self.checker = FormChecker(policy)
         self.sink = sink
         try:
@@ -306,7 +314,7 @@ class FormReader:
             )
         except UsageError as exc:  # the boundary came from the request's header
             raise FormRejected(400, f"unusable boundary in Content-Type: {exc.message}") from None
-        except MimeWireError as exc:
+        except _INPUT_ERRORS as exc:
             raise rejected(exc) from None
         self._start: PartStart | None = None
         self._name = ""
@@ -319,7 +327,7 @@ class FormReader:
         """Decode the next chunk of the body (``b""``: the body ended, see :meth:`finish`)."""
         try:
             events = self.decoder.feed(data)
-        except MimeWireError as exc:
+        except _INPUT_ERRORS as exc:
             raise rejected(exc, self.checker.name) from None
         if events:
             self._handle(events)
@@ -329,7 +337,7 @@ class FormReader:
         self.feed(b"")
         try:
             self.decoder.close()
-        except MimeWireError as exc:
+        except _INPUT_ERRORS as exc:
             raise rejected(exc, self.checker.name) from None
 
     def _handle(self, events: list[Event]) -> None:
@@ -359,7 +367,7 @@ class FormReader:
         try:
             _ = start.disposition  # ambiguous parameters raise here
             content_type = start.content_type
-        except MimeWireError as exc:
+        except _INPUT_ERRORS as exc:
             raise rejected(exc) from None
         filename = start.filename
         name, self._allowed = self.checker.open(start.name, filename, content_type)

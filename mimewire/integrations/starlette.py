@@ -22,7 +22,14 @@ from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 
-from mimewire import AsyncStreamedPart, Limits, MimeWireError, PartStart, aparse_stream
+from mimewire import (
+    AsyncStreamedPart,
+    LimitExceeded,
+    Limits,
+    MalformedInput,
+    PartStart,
+    aparse_stream,
+)
 
 from ._policy import FieldPolicy, FormChecker, FormReader, FormRejected, rejected
 
@@ -59,7 +66,7 @@ def _answer(exc: BaseException, field: str | None) -> HTTPException | None:
     """The HTTP answer to an error raised while a form was read (``None``: not the client's)."""
     if isinstance(exc, FormRejected):
         return http_error(exc)
-    if isinstance(exc, MimeWireError):
+    if isinstance(exc, (MalformedInput, LimitExceeded)):
         return http_error(rejected(exc, field))
     if isinstance(exc, ClientDisconnect):
         return HTTPException(400, _DISCONNECTED)

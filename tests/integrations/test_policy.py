@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mimewire import LimitExceeded, MalformedInput, PartStart
+from mimewire import LimitExceeded, MalformedInput, PartStart, UsageError
 from mimewire.integrations import FieldPolicy, FormChecker, FormReader, FormRejected, rejected
 from tests.integrations._bodies import HOSTILE_BODIES, field, file, form_body
 
@@ -124,7 +124,7 @@ def test_counts_and_names() -> None:
     ],
 )
 def test_policy_refuses_bad_settings(bad: dict[str, object]) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(UsageError):
         FieldPolicy(**bad)  # type: ignore[arg-type]
 
 
@@ -152,3 +152,11 @@ def test_importing_mimewire_imports_no_framework() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_reader_refuses_wrong_argument_types_as_usage_errors() -> None:
+    content_type = "multipart/form-data; boundary=b0"
+    with pytest.raises(UsageError):
+        FormReader(content_type, Recorder(), limits={"max_parts": 3})  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        FormReader(content_type, Recorder(), policy={"max_files": 3})  # type: ignore[arg-type]
