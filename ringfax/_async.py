@@ -17,15 +17,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ._client import FaxClient
-from ._errors import ValidationError, WaitTimeout
-from ._faxbody import AttachmentLike, ProgressCallback, WireFormat
-from ._models import CoverPage, FaxMessage, FaxSync, MessageAttachment, MessageStatus, Recipient
+from ._errors import ValidationError
+from ._faxbody import AttachmentLike, FaxRequest, ProgressCallback, fax_request
+from ._models import CoverPage, FaxMessage, FaxSync, MessageAttachment, Recipient
+from ._waiting import FaxWait
 
 __all__ = ["AsyncFaxClient"]
 
@@ -36,8 +38,9 @@ _DONE = object()
 class AsyncFaxClient:
     """Async API over a :class:`FaxClient` (pass ``client=``, or the FaxClient arguments).
 
-    ``async_sleep`` is what :meth:`wait_for_fax` awaits between polls (injectable for tests);
-    the wait deadline uses the sync client's ``clock``.
+    :meth:`wait_for_fax` measures its timeout with ``wait_clock`` (seconds, default
+    :func:`time.monotonic`) and awaits ``async_sleep`` between polls (both injectable for
+    tests); the sync client's clock and sleep are not used for it.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class AsyncFaxClient:
         *,
         client: FaxClient | None = None,
         async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wait_clock: Callable[[], float] = time.monotonic,
         **kwargs: Any,
     ) -> None:
         if client is None:
@@ -56,6 +60,7 @@ class AsyncFaxClient:
             raise ValidationError("pass either client= or FaxClient arguments, not both")
         self.sync = client
         self._async_sleep = async_sleep
+        self._wait_clock = wait_clock
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> AsyncFaxClient:
@@ -80,34 +85,15 @@ class AsyncFaxClient:
 
     async def send_fax(
         self,
-        to: str | Recipient | Sequence[str | Recipient],
-        attachments: AttachmentLike | Sequence[AttachmentLike],
+        to: FaxRequest | str | Recipient | Sequence[str | Recipient],
+        attachments: AttachmentLike | Sequence[AttachmentLike] | None = None,
         *,
-        cover_index: int | None = None,
-        cover_page_text: str | None = None,
-        resolution: str | None = None,
-        send_time: datetime | None = None,
-        iso_code: str | None = None,
-        wire_format: WireFormat = "form-data",
-        boundary: str | None = None,
         on_progress: ProgressCallback | None = None,
-        default_country: str | None = None,
+        **options: Any,
     ) -> FaxMessage:
         """See :meth:`FaxClient.send_fax` (``on_progress`` runs in the worker thread)."""
-        return await self._run(
-            self.sync.send_fax,
-            to,
-            attachments,
-            cover_index=cover_index,
-            cover_page_text=cover_page_text,
-            resolution=resolution,
-            send_time=send_time,
-            iso_code=iso_code,
-            wire_format=wire_format,
-            boundary=boundary,
-            on_progress=on_progress,
-            default_country=default_country,
-        )
+        request = fax_request(to, attachments, options)
+        return await self._run(self.sync.send_fax, request, on_progress=on_progress)
 
     async def resend_fax(
         self,
@@ -139,24 +125,15 @@ class AsyncFaxClient:
         on_update: Callable[[FaxMessage], None] | None = None,
     ) -> FaxMessage:
         """See :meth:`FaxClient.wait_for_fax`; sleeps with ``asyncio.sleep`` between polls."""
-        if poll <= 0:
-            raise ValidationError("poll must be > 0 seconds")
-        clock = self.sync._clock
-        deadline = clock() + timeout
+        wait = FaxWait(
+            message_id, timeout=timeout, poll=poll, clock=self._wait_clock, on_update=on_update
+        )
         while True:
             message = await self.get_fax(message_id)
-            if on_update is not None:
-                on_update(message)
-            if (
-                message.is_final
-                or message.is_deleted
-                or message.message_status is MessageStatus.RECEIVED
-            ):
+            delay = wait.after(message)
+            if delay is None:
                 return message
-            now = clock()
-            if now >= deadline:
-                raise WaitTimeout(str(message_id), timeout, message)
-            await self._async_sleep(min(poll, deadline - now))
+            await self._async_sleep(delay)
 
     async def iter_faxes(
         self,

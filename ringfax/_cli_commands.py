@@ -39,6 +39,7 @@ from ._cli_common import (
 )
 from ._client import FaxClient
 from ._errors import APIError, TransportError
+from ._faxbody import FaxRequest
 from ._inbox import Inbox, ReceivedFax
 from ._models import CoverPage, FaxMessage, MessageAttachment, Recipient, RecipientStatus
 from ._progress import UploadProgress
@@ -131,23 +132,23 @@ def cmd_send(args: argparse.Namespace) -> int:
     send_time = when(args.send_at, "--send-at", future=True)
     with make_client(args) as client:
         cover = _cover_index(client, args.cover_page) if args.cover_page is not None else None
+        request = FaxRequest(
+            recipients,
+            [str(f) for f in files],
+            cover_index=cover,
+            cover_page_text=args.cover_text,
+            resolution=args.resolution,
+            send_time=send_time,
+            iso_code=args.iso_code,
+            wire_format=args.wire_format,
+            default_country=args.country,
+        )
         progress = UploadProgress(args.stderr) if not (args.quiet or args.json) else None
         if progress is not None:
             client.on_wait = _pausing(progress, client.on_wait)
         finished = False
         try:
-            msg = client.send_fax(
-                recipients,
-                [str(f) for f in files],
-                cover_index=cover,
-                cover_page_text=args.cover_text,
-                resolution=args.resolution,
-                send_time=send_time,
-                iso_code=args.iso_code,
-                wire_format=args.wire_format,
-                on_progress=progress,
-                default_country=args.country,
-            )
+            msg = client.send_fax(request, on_progress=progress)
             finished = True
         except KeyboardInterrupt:
             if progress is None or progress.sent == 0:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 import logging
 import os
 import random
@@ -16,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mimewire import MimeWireError, MultipartBody
+from mimewire import MultipartBody
 
 from ._auth import Auth, JWTAuth, StaticTokenAuth, TokenCacheLike
 from ._download import choose_target, filename_from_disposition, save_atomically
@@ -28,16 +27,14 @@ from ._errors import (
     RingFaxError,
     TransportError,
     ValidationError,
-    WaitTimeout,
-    bounded_wait,
-    error_from_response,
-    parse_retry_after,
     redact_url,
 )
 from ._faxbody import (
     AttachmentLike,
+    FaxRequest,
     ProgressCallback,
     WireFormat,
+    fax_request,
     prepare_fax,
     progress,
     render_body,
@@ -51,26 +48,12 @@ from ._models import (
     RateLimitInfo,
     Recipient,
 )
-from ._ratelimit import RateLimitPacer, describe_wait
-from ._retry import (
-    RetryPolicy,
-    decide_after_status,
-    decide_after_transport_error,
-    fax_post_maybe_sent,
-)
+from ._pipeline import Call, Pipeline, WaitCallback, json_object, read_json
+from ._retry import RetryPolicy
 from ._tokencache import cache_key
-from ._transport import (
-    MAX_BUFFERED_BODY,
-    Body,
-    Request,
-    Response,
-    Transport,
-    Urllib3Transport,
-)
-from ._validation import (
-    check_send_time,
-    normalize_recipients,
-)
+from ._transport import Body, Response, Transport, Urllib3Transport
+from ._validation import check_send_time, normalize_recipients
+from ._waiting import FaxWait
 
 __all__ = ["ENV_VARS", "FaxClient", "WireFormat"]
 
@@ -78,15 +61,8 @@ log = logging.getLogger("ringfax")
 
 __version__ = "0.1.0"
 
-_MAX_ERROR_BODY = 64 * 1024
-MAX_JSON_ANSWER = MAX_BUFFERED_BODY
-"""Largest JSON answer read (bytes); a larger one is an :class:`APIError` "unreadable JSON"."""
-
 ENV_VARS = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_JWT")
 """The environment variables :meth:`FaxClient.from_env` reads (RingCentral quick-start names)."""
-
-WaitCallback = Callable[[float, str], None]
-"""``on_wait(seconds, reason)``: told about every wait over 1 s the client imposes itself."""
 
 
 class FaxClient:
@@ -145,27 +121,30 @@ class FaxClient:
         self.media_url = (media_url or server_url).rstrip("/")
         self.account = account
         self.extension = extension
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
         self._clock = clock
         self._sleep = sleep
-        self._rand = rand
-        self.on_wait = on_wait
-        self._pacer = RateLimitPacer(clock)
-        self.user_agent = user_agent or f"ringfax/{__version__}"
         self._owns_transport = transport is None
-        self.transport: Transport = transport or Urllib3Transport(timeout=timeout, verify=verify)
-        self._basic: str | None = None
+        basic: str | None = None
         if client_id and client_secret:
             raw = f"{client_id}:{client_secret}".encode()
-            self._basic = "Basic " + base64.b64encode(raw).decode("ascii")
-        self.auth: Auth
+            basic = "Basic " + base64.b64encode(raw).decode("ascii")
+        self._pipeline = Pipeline(
+            transport or Urllib3Transport(timeout=timeout, verify=verify),
+            timeout=timeout,
+            user_agent=user_agent or f"ringfax/{__version__}",
+            retry=retry or RetryPolicy(),
+            clock=clock,
+            sleep=sleep,
+            rand=rand,
+            basic=basic,
+            on_wait=on_wait,
+        )
         if access_token:
-            self.auth = StaticTokenAuth(access_token)
+            self._pipeline.auth = StaticTokenAuth(access_token)
         elif jwt:
-            if not self._basic:
+            if not basic:
                 raise ValidationError("JWT auth needs client_id and client_secret as well")
-            self.auth = JWTAuth(
+            self._pipeline.auth = JWTAuth(
                 jwt,
                 endpoint=self._token_endpoint,
                 clock=clock,
@@ -177,9 +156,61 @@ class FaxClient:
             raise ValidationError(
                 "no credentials: pass access_token=..., or client_id=, client_secret= and jwt="
             )
-        self.rate_limits: dict[str, RateLimitInfo] = {}
-        self.last_rate_limit: RateLimitInfo | None = None
-        self.last_request_id: str | None = None
+
+    # -------------------------------------------------- the pipeline's settings
+
+    @property
+    def auth(self) -> Auth:
+        """How the client authenticates (:class:`JWTAuth` or :class:`StaticTokenAuth`)."""
+        assert self._pipeline.auth is not None
+        return self._pipeline.auth
+
+    @property
+    def transport(self) -> Transport:
+        """What sends the requests."""
+        return self._pipeline.transport
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """``(connect, read)`` seconds."""
+        return self._pipeline.timeout
+
+    @property
+    def user_agent(self) -> str:
+        return self._pipeline.user_agent
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of every call (see :mod:`ringfax._retry`)."""
+        return self._pipeline.retry
+
+    @retry.setter
+    def retry(self, policy: RetryPolicy) -> None:
+        self._pipeline.retry = policy
+
+    @property
+    def on_wait(self) -> WaitCallback | None:
+        """Told ``(seconds, reason)`` before every wait over 1 s the client imposes itself."""
+        return self._pipeline.on_wait
+
+    @on_wait.setter
+    def on_wait(self, callback: WaitCallback | None) -> None:
+        self._pipeline.on_wait = callback
+
+    @property
+    def rate_limits(self) -> dict[str, RateLimitInfo]:
+        """The last ``X-Rate-Limit-*`` report per group (lower-case group name)."""
+        return self._pipeline.rate_limits
+
+    @property
+    def last_rate_limit(self) -> RateLimitInfo | None:
+        """The last ``X-Rate-Limit-*`` report of any group."""
+        return self._pipeline.last_rate_limit
+
+    @property
+    def last_request_id(self) -> str | None:
+        """The ``RCRequestId`` of the last answer (quote it to RingCentral support)."""
+        return self._pipeline.last_request_id
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> FaxClient:
@@ -250,14 +281,16 @@ class FaxClient:
     # --------------------------------------------------------------- sending
 
     def _token_endpoint(self, form: dict[str, str]) -> Mapping[str, Any]:
+        call = Call(
+            "POST",
+            self._url("/restapi/oauth/token"),
+            group="auth",
+            idempotent=True,
+            form=form,
+            credentials="basic",
+        )
         try:
-            response = self._call(
-                "POST",
-                self._url("/restapi/oauth/token"),
-                form=form,
-                idempotent=True,
-                authenticated=False,
-            )
+            response = self._pipeline.run(call)
         except APIError as exc:
             if exc.status in (400, 401) and not isinstance(exc, AuthError):
                 # invalid_grant / invalid_client are answered with 400: still an auth failure
@@ -272,217 +305,38 @@ class FaxClient:
                     headers=exc.headers,
                 ) from None
             raise
-        data = _read_json(response)
+        data = read_json(response)
         if not isinstance(data, Mapping):
             raise APIError(response.status, "token endpoint returned no JSON object")
         return data
 
-    def _record(self, method: str, url: str, response: Response) -> None:
-        info = RateLimitInfo.from_headers(response.headers)
-        if info is not None:
-            self.last_rate_limit = info
-            self.rate_limits[(info.group or "").lower()] = info
-            if response.status == 429:
-                # the 429's own wait decides (Retry-After / window); keep only the window
-                info = dataclasses.replace(info, remaining=None)
-            self._pacer.observe(method, url, info)
-        self.last_request_id = response.headers.get("RCRequestId")
-
-    def _wait(self, seconds: float, reason: str) -> None:
-        """Sleep ``seconds``; tell ``on_wait`` first when it is over a second."""
-        if seconds <= 0:
-            return
-        if seconds > 1.0 and self.on_wait is not None:
-            self.on_wait(seconds, reason)
-        log.info("waiting %.3g s: %s", seconds, reason)
-        self._sleep(seconds)
-
-    def _pace(self, group: str, budget: float) -> float:
-        """Wait out an exhausted rate-limit group before sending; returns the seconds waited.
-
-        :class:`~ringfax.RateLimited` (nothing sent) when the wait exceeds ``budget``, the part
-        of ``RetryPolicy.max_total_wait`` the call has left. The first call loads the pacing
-        state other processes left in the token cache (see docs/ringfax-limits.md)."""
-        self._pacer.attach_for(self.auth)
-        delay = self._pacer.delay(group)
-        if delay > budget:
-            raise self._pacer.over_budget(group, delay, budget)
-        if delay > 0:
-            self._wait(delay, describe_wait(group, delay))
-        return max(0.0, delay)
-
-    def _rate_limit_wait(self, group: str, error: APIError, response: Response) -> float | None:
-        """How long a 429 asks to wait: Retry-After, else the window (None: policy default)."""
-        retry_after = bounded_wait(getattr(error, "retry_after", None))
-        if retry_after is not None:
-            return retry_after
-        info = RateLimitInfo.from_headers(response.headers)
-        window = bounded_wait(info.window) if info is not None else None
-        if window:
-            return window
-        return self._pacer.window_of(group)
-
-    def _call(
-        self,
-        method: str,
-        url: str,
-        *,
-        json_body: Any = None,
-        form: Mapping[str, str] | None = None,
-        body_factory: Callable[[], tuple[Body, int | None, str]] | None = None,
-        replayable: bool = True,
-        idempotent: bool,
-        fax_post: bool = False,
-        stream: bool = False,
-        authenticated: bool = True,
-        basic: bool = False,
-        retry: RetryPolicy | None = None,
-    ) -> Response:
-        """One logical API call: pacing, auth, retries, 401 refresh, error mapping (2xx only)."""
-        policy = retry or self.retry
-        group = self._pacer.group_of(method, url)
-        attempt = 0
-        waited = 0.0
-        renewed = False
-        while True:
-            attempt += 1
-            waited += self._pace(group, policy.max_total_wait - waited)
-            accept = "*/*" if stream else "application/json"  # downloads are PDF/TIFF
-            headers = {"Accept": accept, "User-Agent": self.user_agent}
-            used_token: str | None = None
-            if authenticated:
-                used_token = self.auth.access_token()
-                headers["Authorization"] = f"Bearer {used_token}"
-            elif self._basic and (basic or form is not None):
-                headers["Authorization"] = self._basic
-            body: Body = None
-            length: int | None = None
-            if body_factory is not None:
-                body, length, content_type = body_factory()
-                headers["Content-Type"] = content_type
-            elif json_body is not None:
-                body = json.dumps(json_body, separators=(",", ":")).encode("utf-8")
-                length = len(body)
-                headers["Content-Type"] = "application/json"
-            elif form is not None:
-                body = urllib.parse.urlencode(form).encode("ascii")
-                length = len(body)
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-            request = Request(
-                method, url, headers, body, length, stream=stream, timeout=self.timeout
-            )
-            started = self._clock()
-            log.debug("-> %s %s (attempt %d)", method, redact_url(url), attempt)
-            try:
-                response = self.transport.send(request)
-            except MimeWireError as exc:
-                # a body source misbehaved mid-stream (e.g. an iterable yielded more or fewer
-                # bytes than declared): the body was cut short, so the server cannot accept it
-                raise ValidationError(f"request body aborted: {exc}") from exc
-            except TransportError as exc:
-                if fax_post and exc.sent:
-                    raise FaxMaybeSentError(
-                        exc.message, attempted_at=_utc(started), cause=exc
-                    ) from exc
-                decision = decide_after_transport_error(
-                    policy,
-                    sent=exc.sent,
-                    attempt=attempt,
-                    waited=waited,
-                    idempotent=idempotent,
-                    rand=self._rand(),
-                )
-                log.info("%s %s: %s", method, redact_url(url), decision.reason)
-                if not decision.retry or (not replayable and body_factory is not None):
-                    raise
-                self._wait(decision.delay, f"{method} {redact_url(url)}: {decision.reason}")
-                waited += decision.delay
-                continue
-            self._record(method, url, response)
-            log.debug(
-                "<- %s %s %d (RCRequestId %s)",
-                method,
-                redact_url(url),
-                response.status,
-                self.last_request_id,
-            )
-            if 200 <= response.status < 300:
-                return response
-            error = error_from_response(
-                response.status, response.headers, response.read(_MAX_ERROR_BODY), now=self._clock()
-            )
-            if response.status < 400:  # 1xx/3xx: never followed, never taken as success
-                if fax_post:
-                    raise FaxMaybeSentError(
-                        f"the server answered {error}", attempted_at=_utc(started), cause=error
-                    ) from error
-                raise error
-            if (
-                response.status == 401
-                and used_token is not None
-                and not renewed
-                and (replayable or body_factory is None)
-                and self.auth.handle_unauthorized(used_token, error)
-            ):
-                renewed = True
-                attempt -= 1  # the renewal retry does not count against max_attempts
-                continue
-            if fax_post and fax_post_maybe_sent(response.status):
-                raise FaxMaybeSentError(
-                    f"the server answered {error}", attempted_at=_utc(started), cause=error
-                ) from error
-            limited = response.status == 429
-            decision = decide_after_status(
-                policy,
-                status=response.status,
-                attempt=attempt,
-                waited=waited,
-                idempotent=idempotent,
-                retry_after=self._rate_limit_wait(group, error, response)
-                if limited
-                else parse_retry_after(response.headers.get("Retry-After"), self._clock()),
-                rand=self._rand(),
-            )
-            log.info("%s %s: %s", method, redact_url(url), decision.reason)
-            if limited:
-                wait = self._rate_limit_wait(group, error, response)
-                self._pacer.block(group, policy.rate_limit_default if wait is None else wait)
-            if not decision.retry or (not replayable and body_factory is not None):
-                raise error
-            if limited:
-                reason = describe_wait(group, decision.delay)
-            else:
-                reason = f"{method} {redact_url(url)}: {decision.reason}"
-            self._wait(decision.delay, reason)
-            waited += decision.delay
+    def _get(self, url: str) -> Response:
+        return self._pipeline.run(Call("GET", url, group="light", idempotent=True))
 
     def _get_json(self, url: str) -> Any:
-        return _read_json(self._call("GET", url, idempotent=True))
+        return read_json(self._get(url))
 
     # -------------------------------------------------------------- fax API
 
     def send_fax(
         self,
-        to: str | Recipient | Sequence[str | Recipient],
-        attachments: AttachmentLike | Sequence[AttachmentLike],
+        to: FaxRequest | str | Recipient | Sequence[str | Recipient],
+        attachments: AttachmentLike | Sequence[AttachmentLike] | None = None,
         *,
-        cover_index: int | None = None,
-        cover_page_text: str | None = None,
-        resolution: str | None = None,
-        send_time: datetime | None = None,
-        iso_code: str | None = None,
-        wire_format: WireFormat = "form-data",
-        boundary: str | None = None,
         on_progress: ProgressCallback | None = None,
-        default_country: str | None = None,
+        **options: Any,
     ) -> FaxMessage:
         """Send a fax to one or more recipients; returns the queued :class:`FaxMessage`.
 
-        ``to``: E.164 strings or :class:`Recipient` (national numbers need
-        ``default_country``). ``attachments``: paths, :class:`Attachment` objects (bytes, file
-        objects, iterables — bytes need ``Attachment(data, filename=...)``). Everything is
-        validated before a byte is sent (:class:`ValidationError`). The body is streamed with
-        an exact Content-Length (when every size is known) and rebuilt for each attempt.
+        Pass a :class:`~ringfax.FaxRequest`, or its fields: ``send_fax(to, attachments,
+        cover_index=..., cover_page_text=..., resolution=..., send_time=..., iso_code=...,
+        wire_format=..., boundary=..., default_country=...)`` (keywords given beside a
+        FaxRequest replace its fields). ``to``: E.164 strings or :class:`Recipient` (national
+        numbers need ``default_country``). ``attachments``: paths, :class:`Attachment` objects
+        (bytes, file objects, iterables — bytes need ``Attachment(data, filename=...)``).
+        Everything is validated before a byte is sent (:class:`ValidationError`). The body is
+        streamed with an exact Content-Length (when every size is known) and rebuilt for each
+        attempt.
 
         ``wire_format``: ``"form-data"`` (JSON envelope part + ``attachment`` parts; default),
         ``"form-fields"`` (field style: repeated ``to`` parts and text fields — recipient
@@ -494,69 +348,39 @@ class FaxClient:
         Raises :class:`FaxMaybeSentError` (never re-sends) when the POST failed after its body
         may have reached the server.
         """
-        prepared = prepare_fax(
-            to,
-            attachments,
-            cover_index=cover_index,
-            cover_page_text=cover_page_text,
-            resolution=resolution,
-            send_time=send_time,
-            iso_code=iso_code,
-            wire_format=wire_format,
-            default_country=default_country,
-            now=self._clock(),
-        )
+        prepared = prepare_fax(fax_request(to, attachments, options), now=self._clock())
 
         def factory() -> tuple[Body, int | None, str]:
-            body = render_body(prepared, wire_format, boundary=boundary)
+            body = render_body(prepared)
             length = body.content_length
             chunks: Iterable[bytes] = body
             if on_progress is not None:
                 chunks = progress(body, length, on_progress)
             return chunks, length, body.content_type
 
-        response = self._call(
+        call = Call(
             "POST",
             self._url(self._ext_path + "/fax"),
-            body_factory=factory,
-            replayable=prepared.replayable,
+            group="heavy",
             idempotent=False,
+            body=factory,
+            replayable=prepared.replayable,
             fax_post=True,
         )
-        return self._fax_answer(response)
+        return self._fax_answer(self._pipeline.run(call))
 
     def build_fax_body(
         self,
-        to: str | Recipient | Sequence[str | Recipient],
-        attachments: AttachmentLike | Sequence[AttachmentLike],
-        *,
-        cover_index: int | None = None,
-        cover_page_text: str | None = None,
-        resolution: str | None = None,
-        send_time: datetime | None = None,
-        iso_code: str | None = None,
-        wire_format: WireFormat = "form-data",
-        boundary: str | None = None,
-        default_country: str | None = None,
+        to: FaxRequest | str | Recipient | Sequence[str | Recipient],
+        attachments: AttachmentLike | Sequence[AttachmentLike] | None = None,
+        **options: Any,
     ) -> MultipartBody:
         """The validated multipart body :meth:`send_fax` would POST, without sending it.
 
         Useful for dry runs and reproducible bytes (pass ``boundary``); iterate it or use
         ``.content_type``/``.content_length``. Same arguments and checks as :meth:`send_fax`.
         """
-        prepared = prepare_fax(
-            to,
-            attachments,
-            cover_index=cover_index,
-            cover_page_text=cover_page_text,
-            resolution=resolution,
-            send_time=send_time,
-            iso_code=iso_code,
-            wire_format=wire_format,
-            default_country=default_country,
-            now=self._clock(),
-        )
-        return render_body(prepared, wire_format, boundary=boundary)
+        return render_body(prepare_fax(fax_request(to, attachments, options), now=self._clock()))
 
     def resend_fax(
         self,
@@ -582,31 +406,32 @@ class FaxClient:
         when = check_send_time(send_time, now=self._clock())
         if when is not None:
             body["sendTime"] = when
-        response = self._call(
+        call = Call(
             "POST",
             self._url(self._ext_path + "/fax"),
-            json_body=body,
+            group="heavy",
             idempotent=False,
+            json_body=body,
             fax_post=True,
         )
-        return self._fax_answer(response)
+        return self._fax_answer(self._pipeline.run(call))
 
     def _fax_answer(self, response: Response) -> FaxMessage:
         """The FaxMessage of a successful fax POST; an unreadable answer is "maybe sent"."""
         try:
-            return FaxMessage.from_json(_json_object(response))
+            return FaxMessage.from_json(json_object(response))
         except (APIError, TransportError) as exc:
             raise FaxMaybeSentError(
                 f"the server accepted the request (HTTP {response.status}) but its answer "
                 f"could not be read: {exc}",
-                attempted_at=_utc(self._clock()),
+                attempted_at=datetime.fromtimestamp(self._clock(), timezone.utc),
                 cause=exc,
             ) from exc
 
     def get_fax(self, message_id: str | int) -> FaxMessage:
         """The current state of a message (``GET …/message-store/{id}``)."""
         url = self._url(f"{self._ext_path}/message-store/{_id(message_id)}")
-        return FaxMessage.from_json(_json_object(self._call("GET", url, idempotent=True)))
+        return FaxMessage.from_json(json_object(self._get(url)))
 
     def wait_for_fax(
         self,
@@ -624,23 +449,15 @@ class FaxClient:
         polling every ``poll`` seconds; after ``timeout`` seconds :class:`WaitTimeout` is
         raised (its ``last`` holds the last state seen).
         """
-        if poll <= 0:
-            raise ValidationError("poll must be > 0 seconds")
-        deadline = self._clock() + timeout
+        wait = FaxWait(
+            message_id, timeout=timeout, poll=poll, clock=self._clock, on_update=on_update
+        )
         while True:
             message = self.get_fax(message_id)
-            if on_update is not None:
-                on_update(message)
-            if (
-                message.is_final
-                or message.is_deleted
-                or message.message_status is MessageStatus.RECEIVED
-            ):
+            delay = wait.after(message)
+            if delay is None:
                 return message
-            now = self._clock()
-            if now >= deadline:
-                raise WaitTimeout(str(message_id), timeout, message)
-            self._sleep(min(poll, deadline - now))
+            self._sleep(delay)
 
     def iter_faxes(
         self,
@@ -732,11 +549,9 @@ class FaxClient:
         params["direction"] = direction
         params["dateFrom"] = check_send_time(date_from, "date_from")
         params["recordCount"] = record_count
-        response = self._call(
-            "GET", self._url(f"{self._ext_path}/message-sync", params), idempotent=True
-        )
+        response = self._get(self._url(f"{self._ext_path}/message-sync", params))
         try:
-            result = FaxSync.from_json(_json_object(response))
+            result = FaxSync.from_json(json_object(response))
         except ValueError as exc:
             raise APIError(response.status, str(exc)) from None
         records = tuple(
@@ -756,8 +571,8 @@ class FaxClient:
 
     def _set_read_status(self, message_id: str | int, status: str) -> FaxMessage:
         url = self._url(f"{self._ext_path}/message-store/{_id(message_id)}")
-        response = self._call("PUT", url, json_body={"readStatus": status}, idempotent=True)
-        return FaxMessage.from_json(_json_object(response))
+        call = Call("PUT", url, group="medium", idempotent=True, json_body={"readStatus": status})
+        return FaxMessage.from_json(json_object(self._pipeline.run(call)))
 
     def cancel_fax(self, message_id: str | int) -> FaxMessage:
         """Cancel a fax that is still ``Queued`` (e.g. scheduled with ``send_time``).
@@ -777,7 +592,7 @@ class FaxClient:
             status = message.message_status or message.raw.get("messageStatus")
             raise NotCancellable(str(message_id), status, availability=availability)
         url = self._url(f"{self._ext_path}/message-store/{_id(message_id)}")
-        self._call("DELETE", url, idempotent=True).close()
+        self._pipeline.run(Call("DELETE", url, group="medium", idempotent=True)).close()
         return message
 
     def delete_fax(self, message_id: str | int, *, purge: bool = False) -> None:
@@ -788,7 +603,7 @@ class FaxClient:
         """
         params = {"purge": "true"} if purge else None
         url = self._url(f"{self._ext_path}/message-store/{_id(message_id)}", params)
-        self._call("DELETE", url, idempotent=True).close()
+        self._pipeline.run(Call("DELETE", url, group="medium", idempotent=True)).close()
 
     def download(
         self,
@@ -819,7 +634,9 @@ class FaxClient:
             f"{self._ext_path}/message-store/{_id(message_id)}/content/{_id(attachment_id)}",
             media=True,
         )
-        response = self._call("GET", url, idempotent=True, stream=True)
+        response = self._pipeline.run(
+            Call("GET", url, group="medium", idempotent=True, stream=True)
+        )
         try:
             ctype = (response.headers.get("Content-Type") or "").split(";")[0].strip()
             if not ctype or ctype == "application/octet-stream":
@@ -848,23 +665,20 @@ class FaxClient:
         if token is None:
             return
         try:
-            self._call(
+            call = Call(
                 "POST",
                 self._url("/restapi/oauth/revoke"),
-                form={"token": token},
+                group="auth",
                 idempotent=False,
-                authenticated=False,
-                basic=True,
+                form={"token": token},
+                credentials="basic",
                 retry=RetryPolicy.disabled(),
-            ).close()
+            )
+            self._pipeline.run(call).close()
         except RingFaxError as exc:
             log.warning("token revoke failed (ignored): %s", exc)
         finally:
             self.auth.clear()
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
 
 
 def _id(value: str | int) -> str:
@@ -890,31 +704,3 @@ def _origin(url: str) -> tuple[str, str, int] | None:
     if scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return None
     return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
-
-
-def _read_json(response: Response) -> Any:
-    """The answer's JSON (None for an empty body); :class:`APIError` "unreadable JSON" for
-    anything that is not JSON, nested too deeply, or larger than :data:`MAX_JSON_ANSWER`."""
-    data = response.read(MAX_JSON_ANSWER + 1)
-    if len(data) > MAX_JSON_ANSWER:
-        raise APIError(
-            response.status,
-            f"unreadable JSON in the answer: larger than {MAX_JSON_ANSWER} bytes",
-        )
-    if not data.strip():
-        return None
-    try:
-        return json.loads(data.decode("utf-8"))
-    except RecursionError:
-        raise APIError(
-            response.status, "unreadable JSON in the answer: nested too deeply"
-        ) from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise APIError(response.status, f"unreadable JSON in the answer: {exc}") from None
-
-
-def _json_object(response: Response) -> Mapping[str, Any]:
-    data = _read_json(response)
-    if not isinstance(data, Mapping):
-        raise APIError(response.status, "expected a JSON object in the answer")
-    return data

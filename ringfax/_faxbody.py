@@ -12,8 +12,8 @@ import json
 import logging
 import mimetypes
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal, Union
@@ -36,10 +36,12 @@ from ._validation import (
 __all__ = [
     "WIRE_FORMATS",
     "AttachmentLike",
+    "FaxRequest",
     "PreparedAttachment",
     "PreparedFax",
     "ProgressCallback",
     "WireFormat",
+    "fax_request",
     "prepare_fax",
     "progress",
     "render_body",
@@ -78,34 +80,73 @@ class PreparedFax:
     attachments: tuple[PreparedAttachment, ...]
     fields: tuple[tuple[str, str], ...]  # (field name, text value) in wire order
     envelope: bytes
+    wire_format: str
+    boundary: str | None
 
     @property
     def replayable(self) -> bool:
         return all(a.replayable for a in self.attachments)
 
 
-def prepare_fax(
-    to: str | Recipient | Sequence[str | Recipient],
-    attachments: AttachmentLike | Sequence[AttachmentLike],
-    *,
-    cover_index: int | None,
-    cover_page_text: str | None,
-    resolution: str | None,
-    send_time: datetime | None,
-    iso_code: str | None,
-    wire_format: str,
-    default_country: str | None,
-    now: float,
-) -> PreparedFax:
+@dataclass(frozen=True)
+class FaxRequest:
+    """Everything that defines a fax to send: recipients, documents and options.
+
+    ``to``: E.164 strings or :class:`Recipient` (national numbers need ``default_country``).
+    ``attachments``: paths, :class:`Attachment` objects, binary files. ``wire_format``: the
+    body layout (:data:`WIRE_FORMATS`); ``boundary`` fixes the multipart boundary
+    (reproducible bytes). Nothing is checked until the request is sent or rendered
+    (:func:`prepare_fax`), so that every problem is reported as one :class:`ValidationError`.
+    """
+
+    to: str | Recipient | Sequence[str | Recipient]
+    attachments: AttachmentLike | Sequence[AttachmentLike]
+    cover_index: int | None = None
+    cover_page_text: str | None = None
+    resolution: str | None = None
+    send_time: datetime | None = None
+    iso_code: str | None = None
+    wire_format: WireFormat = "form-data"
+    boundary: str | None = None
+    default_country: str | None = None
+
+
+_OPTIONS = tuple(f.name for f in fields(FaxRequest))
+
+
+def fax_request(
+    to: FaxRequest | str | Recipient | Sequence[str | Recipient],
+    attachments: AttachmentLike | Sequence[AttachmentLike] | None,
+    options: Mapping[str, Any],
+) -> FaxRequest:
+    """The :class:`FaxRequest` of ``send_fax(to, attachments, **options)``: ``to`` is a
+    FaxRequest (``options`` then replace its fields) or the recipients."""
+    unknown = sorted(set(options) - set(_OPTIONS[2:]))
+    if unknown:
+        raise TypeError(
+            f"unexpected keyword argument(s) {', '.join(unknown)}: a fax takes "
+            f"{', '.join(_OPTIONS[2:])} (and on_progress when it is sent)"
+        )
+    if isinstance(to, FaxRequest):
+        if attachments is not None:
+            raise TypeError("pass the attachments in the FaxRequest, not beside it")
+        return replace(to, **options) if options else to
+    if attachments is None:
+        raise TypeError("send_fax(to, attachments): the attachments are missing")
+    return FaxRequest(to, attachments, **options)
+
+
+def prepare_fax(request: FaxRequest, *, now: float) -> PreparedFax:
     """Run every pre-flight check and fix the envelope, fields and attachment sources.
 
     ``now`` (epoch seconds) is the client's clock: a ``send_time`` in the past is refused.
     """
+    to, attachments, wire_format = request.to, request.attachments, request.wire_format
     if wire_format not in WIRE_FORMATS:
         raise ValidationError(
             f"wire_format {wire_format!r} is invalid: use one of {', '.join(WIRE_FORMATS)}"
         )
-    recipients = normalize_recipients(to, default_country)
+    recipients = normalize_recipients(to, request.default_country)
     if isinstance(attachments, (str, bytes, os.PathLike, Attachment)):
         attachments = [attachments]
     atts: list[Attachment] = []
@@ -129,25 +170,25 @@ def prepare_fax(
     sizes = check_attachments(atts)
     if wire_format == "form-fields" and any(r.name for r in recipients):
         log.warning("wire_format='form-fields' cannot carry recipient names; they are dropped")
-    fields: list[tuple[str, str]] = []
+    text_fields: list[tuple[str, str]] = []
     envelope: dict[str, Any] = {"to": [r.to_json() for r in recipients]}
-    text = check_cover_page_text(cover_page_text)
-    index_ = check_cover_index(cover_index)
-    res = check_resolution(resolution)
-    when = check_send_time(send_time, now=now)
-    iso = check_iso_code(iso_code)
+    text = check_cover_page_text(request.cover_page_text)
+    index_ = check_cover_index(request.cover_index)
+    res = check_resolution(request.resolution)
+    when = check_send_time(request.send_time, now=now)
+    iso = check_iso_code(request.iso_code)
     if text is not None:
-        fields.append(("coverPageText", text))
+        text_fields.append(("coverPageText", text))
     if index_ is not None:
-        fields.append(("coverIndex", str(index_)))
+        text_fields.append(("coverIndex", str(index_)))
     if res is not None:
-        fields.append(("faxResolution", res.value))
+        text_fields.append(("faxResolution", res.value))
     if when is not None:
-        fields.append(("sendTime", when))
+        text_fields.append(("sendTime", when))
     if iso is not None:
-        fields.append(("isoCode", iso))
+        text_fields.append(("isoCode", iso))
     for r in recipients:
-        fields.append(("to", r.phone_number))
+        text_fields.append(("to", r.phone_number))
     if res is not None:
         envelope["faxResolution"] = res.value
     if when is not None:
@@ -187,17 +228,17 @@ def prepare_fax(
     return PreparedFax(
         recipients=tuple(recipients),
         attachments=tuple(prepared_atts),
-        fields=tuple(fields),
+        fields=tuple(text_fields),
         envelope=json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode(),
+        wire_format=wire_format,
+        boundary=request.boundary,
     )
 
 
-def render_body(
-    prepared: PreparedFax, wire_format: str, *, boundary: str | None = None
-) -> MultipartBody:
+def render_body(prepared: PreparedFax) -> MultipartBody:
     """The multipart body for one attempt (file objects are rewound to their start)."""
     try:
-        return _render_parts(prepared, wire_format, boundary)
+        return _render_parts(prepared, prepared.wire_format, prepared.boundary)
     except MimeWireError as exc:
         raise ValidationError(f"cannot build the fax body: {exc}") from None
     except OSError as exc:

@@ -34,6 +34,7 @@ __all__ = [
     "RecipientStatus",
     "fax_error_info",
     "format_datetime",
+    "is_settled",
     "parse_datetime",
 ]
 
@@ -451,6 +452,15 @@ class FaxMessage:
             ),
             raw=dict(data),
         )
+
+
+def is_settled(message: FaxMessage) -> bool:
+    """Will this message's status change no more? True for a final outbound status
+    (:attr:`FaxMessage.is_final`), a received fax, and a deleted message (a fax cancelled
+    while ``Queued`` keeps that status for good)."""
+    return (
+        message.is_final or message.is_deleted or message.message_status is MessageStatus.RECEIVED
+    )
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ sliding window and reports ``X-Rate-Limit-Group/-Limit/-Remaining/-Window`` on e
 next request of that group waits until ``window`` seconds after that report. A 429 blocks its
 group for the wait the client decided (``Retry-After``, else the window, else 60 s).
 
-Which group a request belongs to is known only from answers, so requests are classified by
-the documented table (:func:`request_group`) and a group name the server reports for a class
-replaces the documented one from then on.
+Every call names its documented group (:data:`GROUPS`: token and revoke calls are Auth, a
+fax POST Heavy, downloads and message-store changes Medium, reads Light); a group name the
+server reports for the answers of that class replaces the documented one from then on.
 
 No wait derived from a server is longer than ``MAX_SERVER_WAIT``, and the state of exhausted
 or blocked groups can be shared with later processes through a :class:`PacingStore` (the
@@ -19,7 +19,6 @@ token cache's); docs/ringfax-limits.md has the rules.
 from __future__ import annotations
 
 import threading
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,7 +26,7 @@ from typing import Any, Protocol
 from ._errors import MAX_SERVER_WAIT, RateLimited, bounded_wait
 from ._models import RateLimitInfo
 
-__all__ = ["PacingStore", "RateLimitPacer", "describe_wait", "request_group"]
+__all__ = ["GROUPS", "PacingStore", "RateLimitPacer", "describe_wait"]
 
 
 class PacingStore(Protocol):
@@ -43,19 +42,9 @@ class PacingStore(Protocol):
         ...
 
 
-def request_group(method: str, url: str) -> str:
-    """The documented usage-plan group (lower case) of a request to ``url``."""
-    path = urllib.parse.urlsplit(url).path
-    method = method.upper()
-    if path.startswith("/restapi/oauth/"):
-        return "auth"
-    if method == "POST" and path.rstrip("/").endswith("/fax"):
-        return "heavy"
-    if "/content/" in path:
-        return "medium"
-    if "/message-store" in path and method in ("PUT", "PATCH", "DELETE"):
-        return "medium"
-    return "light"
+GROUPS = ("light", "medium", "heavy", "auth")
+"""RingCentral's documented usage-plan groups; each call names its group
+(:class:`ringfax._pipeline.Call`), and a name the server reports for it replaces it."""
 
 
 @dataclass
@@ -165,20 +154,20 @@ class RateLimitPacer:
                     self._groups[group] = state
                     self._shared.add(group)
 
-    def group_of(self, method: str, url: str) -> str:
-        """The group (lower case) a request counts against, as far as known."""
-        documented = request_group(method, url)
+    def group_of(self, documented: str) -> str:
+        """The group (lower case) a call of the ``documented`` group counts against, as far
+        as the server's answers tell."""
         with self._lock:
             return self._names.get(documented, documented)
 
-    def observe(self, method: str, url: str, info: RateLimitInfo | None) -> None:
-        """Remember the ``X-Rate-Limit-*`` report of an answer to ``method url``.
+    def observe(self, documented: str, info: RateLimitInfo | None) -> None:
+        """Remember the ``X-Rate-Limit-*`` report of an answer to a call of the ``documented``
+        group.
 
         A window that is not a positive number is ignored and a longer one is cut to
         :data:`MAX_SERVER_WAIT`; a negative ``remaining`` counts as absent."""
         if info is None:
             return
-        documented = request_group(method, url)
         now = self._clock()
         with self._lock:
             group = (info.group or "").strip().lower() or self._names.get(documented, documented)

@@ -600,7 +600,9 @@ def test_async_client_send_wait_and_iterate(tmp_path: Path) -> None:
         clock.now += seconds
 
     async def main() -> tuple[str, MessageStatus | None, list[str]]:
-        async with AsyncFaxClient(client=make_client(rec, clock), async_sleep=fake_sleep) as c:
+        async with AsyncFaxClient(
+            client=make_client(rec, clock), async_sleep=fake_sleep, wait_clock=clock
+        ) as c:
             fax = await c.send_fax(["+16505550123"], [pdf(tmp_path)])
             final = await c.wait_for_fax(fax.id, poll=4)
             ids = [m.id async for m in c.iter_faxes(direction="Inbound")]
@@ -623,7 +625,9 @@ def test_async_client_timeout_and_arguments() -> None:
         clock.now += seconds
 
     async def main() -> None:
-        client = AsyncFaxClient(client=make_client(rec, clock), async_sleep=fake_sleep)
+        client = AsyncFaxClient(
+            client=make_client(rec, clock), async_sleep=fake_sleep, wait_clock=clock
+        )
         with pytest.raises(WaitTimeout):
             await client.wait_for_fax(1, timeout=15, poll=10)
 

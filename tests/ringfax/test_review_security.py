@@ -268,7 +268,7 @@ def test_deeply_nested_token_answer_is_an_api_error() -> None:
 
 
 def test_huge_json_answer_is_refused_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ringfax._client.MAX_JSON_ANSWER", 1000)
+    monkeypatch.setattr("ringfax._pipeline.MAX_JSON_ANSWER", 1000)
     big = json.dumps({"records": ["x" * 2000]}).encode()
     client = make_client(lambda r: Response(200, {}, big))
     with pytest.raises(APIError, match=r"unreadable JSON.*larger than 1000 bytes"):
@@ -280,7 +280,7 @@ def test_huge_answer_over_http_is_not_buffered_whole(monkeypatch: pytest.MonkeyP
 
     from ringfax import Urllib3Transport
 
-    monkeypatch.setattr("ringfax._client.MAX_JSON_ANSWER", 1000)
+    monkeypatch.setattr("ringfax._pipeline.MAX_JSON_ANSWER", 1000)
     answers = iter([{"records": ["x" * 50_000]}, fax_json(5)])
 
     def handler(recorded: Any) -> Reply:
