@@ -10,7 +10,7 @@
                            client_secret=emu.client_secret, jwt=emu.jwt)
         fax = client.send_fax(to=["+16505550123"], attachments=["fax.pdf"])
 
-It implements the endpoints of ringcentral-api.md §9 over real HTTP/1.1 (keep-alive,
+It implements the endpoints of docs/ringcentral.md §9 over real HTTP/1.1 (keep-alive,
 ``Content-Length`` and chunked request bodies, concurrent clients, uploads streamed to disk
 through :func:`mimewire.parse`): ``POST /restapi/oauth/token`` and ``/revoke``,
 ``POST …/extension/{e}/fax`` (form-data JSON envelope, form-data fields, multipart/mixed,
@@ -40,9 +40,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ._api import Api
 from ._clock import Clock, ManualClock, RealClock
 from ._config import DEFAULT_SCENARIOS, EmulatorConfig, RateLimit, Scenario
 from ._server import EmulatorServer, bind_http_server
+from ._services import Services
 from ._store import AttachmentRow, FaxRow, RecipientRow, Store
 
 __all__ = [
@@ -143,7 +145,8 @@ class Emulator:
             else:
                 self._data_dir = Path(tempfile.mkdtemp(prefix="ringfax-emulator-"))
             self._store = Store(self._data_dir)
-            return EmulatorServer(httpd, self.config, self._store, self.clock)
+            services = Services.create(self.config, self._store, self.clock)
+            return EmulatorServer(httpd, Api(services))
         except BaseException:
             httpd.server_close()
             self._close()
@@ -242,11 +245,11 @@ class Emulator:
             server = self._server
             if server is None:
                 raise RuntimeError("the emulator is not running")
-            faxes = server.httpd.faxes
-            row = server.httpd.inbound.inject(
+            services = server.api.services
+            row = services.inbound.inject(
                 from_number=from_number,
                 to_number=to_number,
                 documents=documents,
                 subject=subject,
             )
-            return faxes.render(row, server.url, store_style=True)
+            return services.faxes.render(row, server.url, store_style=True)

@@ -1,10 +1,10 @@
-"""``python -m ringfax.emulator [--port N] [--data-dir DIR] ...`` = ``ringfax emulator ...``."""
+"""``python -m ringfax.emulator [--port N] [--data-dir DIR] ...``: run the emulator."""
 
 from __future__ import annotations
 
 import sys
 
-from .._cli import main
+from ._main import main
 
 if __name__ == "__main__":
-    sys.exit(main(["emulator", *sys.argv[1:]]))
+    sys.exit(main())

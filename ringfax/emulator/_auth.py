@@ -1,5 +1,5 @@
 """OAuth: JWT bearer grant, single-use refresh tokens with a grace window, revoke,
-and bearer-token checks on API calls (ringcentral-api.md §5)."""
+and bearer-token checks on API calls (docs/ringcentral.md §5)."""
 
 from __future__ import annotations
 

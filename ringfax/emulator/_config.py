@@ -88,7 +88,7 @@ class EmulatorConfig:
         attachment -> 400 MSG-337), ``max_message_size`` (50 MiB total -> 400 MSG-338),
         ``max_attachments`` (None = unlimited; RingCentral documents none), ``max_pages``
         (200 -> the fax fails with ``TooManyPages``).
-    Strictness (the unknown server rules of ringcentral-api.md §12), ``strict=True``:
+    Strictness (the unknown server rules of docs/ringcentral.md §12), ``strict=True``:
         attachment parts need a Content-Disposition (400 MSG-350) with a ``filename``
         parameter, possibly empty (400 MSG-351); at least one attachment even with a cover page
         (400 CMN-101 ``attachment``); JSON-envelope ``to`` items must be objects (plain strings

@@ -1,4 +1,4 @@
-"""RingCentral-style error bodies (see ringcentral-api.md §5.4, §6.1, §6.2).
+"""RingCentral-style error bodies (see docs/ringcentral.md §5.4, §6.1, §6.2).
 
 Two shapes:
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ApiError", "OAuthError", "cmn101", "cmn102"]
+__all__ = ["ApiError", "BodyTooLarge", "OAuthError", "cmn101", "cmn102", "too_large"]
 
 
 MAX_PARAMETER_VALUE = 200
@@ -108,3 +108,17 @@ def cmn102(parameter: str, value: str | None = None) -> ApiError:
         parameter_name=parameter,
         parameter_value=value,
     )
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeded ``EmulatorConfig.max_body_size``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds {limit} bytes")
+        self.limit = limit
+
+
+def too_large(limit: int) -> ApiError:
+    """The 413 answer for a body over the gateway cap (status: docs/ringcentral.md §9.3;
+    the code is composed)."""
+    return ApiError(413, "AGW-413", f"Request entity too large (limit {limit} bytes)")

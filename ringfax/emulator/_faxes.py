@@ -1,6 +1,6 @@
 """Fax requests -> stored fax records, and stored records -> RingCentral JSON.
 
-Parsing accepts every wire format of ringcentral-api.md §2 (§9.2): ``multipart/form-data``
+Parsing accepts every wire format of docs/ringcentral.md §2 (§9.2): ``multipart/form-data``
 with a JSON envelope (any part whose Content-Type is ``application/json``, whatever its
 name) or with field parts (``to`` repeatable, ``faxResolution``, ``sendTime``, ``isoCode``,
 ``coverIndex``, ``coverPageText``; no filename or ``filename=""``), ``multipart/mixed``
@@ -20,20 +20,17 @@ needed and a :class:`ManualClock` drives it deterministically: each recipient is
 ``faxErrorCode`` (by scenario number), then optionally ``Delivered``. A deleted (cancelled)
 fax freezes at the state it had when it was deleted.
 
-Page count: PDF -> number of ``/Type /Page`` objects; TIFF -> number of IFDs; text ->
-one page per 60 lines; anything else -> one page; +1 for a cover page (``coverIndex``
+Page count: the documents' pages (:func:`ringfax.emulator._documents.count_pages`) +1 for
+a cover page (``coverIndex``
 absent or not 0). ``faxPageCount`` is 0 while ``Queued`` and omitted when every recipient
 failed.
 """
 
 from __future__ import annotations
 
-import math
-import os
 import re
 import shutil
-import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,36 +46,21 @@ from mimewire import (
 
 from ._clock import Clock, parse_time
 from ._config import EmulatorConfig, Scenario
-from ._errors import ApiError, cmn101, cmn102
+from ._documents import (
+    EXTENSION_TYPES,
+    SUPPORTED_EXTENSIONS,
+    SUPPORTED_MEDIA_TYPES,
+    count_pages,
+    extension_of,
+    media_type_of,
+    repair_bare_delimiters,
+)
+from ._errors import ApiError, cmn101, cmn102, too_large
 from ._input import load_json, parse_id, text_charset
 from ._render import Renderer, aggregate_status, recipient_state
 from ._store import AttachmentRow, FaxRow, RecipientRow, Store
 
-__all__ = [
-    "COVER_PAGES",
-    "BodyTooLarge",
-    "FaxService",
-    "count_pages",
-    "media_type_of",
-]
-
-COVER_PAGES: tuple[str, ...] = (
-    "None",
-    "Ancient",
-    "Birthday",
-    "Blank",
-    "Clasmod",
-    "Classic",
-    "Confidential",
-    "Contempo",
-    "Elegant",
-    "Express",
-    "Formal",
-    "Jazzy",
-    "Modern",
-    "Urgent",
-)
-"""English cover page names by index (ringcentral-api.md §4.8)."""
+__all__ = ["FaxService", "Upload", "attachment_rows"]
 
 FIELD_NAMES = frozenset(
     {"to", "faxResolution", "sendTime", "isoCode", "coverIndex", "coverPageText"}
@@ -86,268 +68,12 @@ FIELD_NAMES = frozenset(
 ENVELOPE_NAMES = frozenset({"json", "request.json"})
 MAX_FIELD_BYTES = 1024 * 1024
 
-SUPPORTED_EXTENSIONS = frozenset(
-    [
-        "pdf",
-        "psd",
-        "doc",
-        "docx",
-        "dot",
-        "mcw",
-        "xls",
-        "xlsx",
-        "xlsb",
-        "ppt",
-        "pptx",
-        "vsd",
-        "vdx",
-        "pub",
-        "wps",
-        "wri",
-        "awd",
-        "tif",
-        "tiff",
-        "gif",
-        "jpg",
-        "jpeg",
-        "bmp",
-        "png",
-        "pcx",
-        "tga",
-        "rtf",
-        "txt",
-        "log",
-        "h",
-        "cpp",
-        "c",
-        "err",
-        "hpp",
-        "wk1",
-        "wk3",
-        "wk4",
-        "wq1",
-        "xml",
-        "html",
-        "htm",
-        "csv",
-    ]
-)
-"""File extensions RingCentral documents as fax-able (ringcentral-api.md §2.3)."""
-
-SUPPORTED_MEDIA_TYPES = frozenset(
-    {
-        "application/pdf",
-        "image/tiff",
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/bmp",
-        "text/plain",
-        "text/html",
-        "text/csv",
-        "text/xml",
-        "application/xml",
-        "application/rtf",
-        "text/rtf",
-        "application/msword",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.ms-excel",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.ms-excel.sheet.binary.macroenabled.12",
-        "application/vnd.ms-powerpoint",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "application/vnd.visio",
-        "application/x-mspublisher",
-        "application/vnd.ms-works",
-        "image/vnd.adobe.photoshop",
-        "image/x-pcx",
-        "image/x-tga",
-    }
-)
-"""Media types accepted for attachments without a known file extension (ours, §2.3)."""
-
-_EXT_TYPES = {
-    "pdf": "application/pdf",
-    "tif": "image/tiff",
-    "tiff": "image/tiff",
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "gif": "image/gif",
-    "bmp": "image/bmp",
-    "txt": "text/plain",
-    "html": "text/html",
-    "htm": "text/html",
-    "csv": "text/csv",
-    "xml": "application/xml",
-    "rtf": "application/rtf",
-    "doc": "application/msword",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-}
-
-
-class BodyTooLarge(Exception):
-    """The request body exceeded ``EmulatorConfig.max_body_size``."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body exceeds {limit} bytes")
-        self.limit = limit
-
-
-def too_large(limit: int) -> ApiError:
-    """The 413 answer for a body over the gateway cap (status per §9.3; code composed)."""
-    return ApiError(413, "AGW-413", f"Request entity too large (limit {limit} bytes)")
-
-
-def media_type_of(value: str | None) -> str | None:
-    """``type/subtype`` lowercased from a Content-Type value, or None."""
-    if not value:
-        return None
-    main, _ = parse_header_params(value, lenient=True)  # sniffing only
-    return main or None
-
-
-def _extension(filename: str | None) -> str | None:
-    if not filename or "." not in filename:
-        return None
-    ext = filename.rsplit(".", 1)[1].lower()
-    return ext or None
-
-
-def repair_bare_delimiters(chunks: Iterable[bytes], boundary: str) -> Iterator[bytes]:
-    """Insert the CRLF RFC 2046 requires before a delimiter where a client left it out.
-
-    ringcentral-extensible writes a Buffer part's bytes directly followed by ``--boundary``
-    (ringcentral-api.md §7). A ``--boundary`` counts as a delimiter when it is followed by
-    CRLF, LF, ``--``, space or tab; the very first delimiter of the body is left alone.
-    Streaming: holds back fewer than ``len(boundary) + 4`` bytes.
-    """
-    delim = b"--" + boundary.encode("utf-8", "replace")
-    hold = len(delim) + 1
-    pending = b""
-    before = b""  # the last two bytes already emitted
-    emitted = False
-
-    def follows_ok(tail: bytes, final: bool) -> bool:
-        if len(tail) < 2 and not final:
-            return True
-        return tail[:2] in (b"\r\n", b"--") or tail[:1] in (b"\n", b" ", b"\t", b"")
-
-    def process(data: bytes, final: bool) -> tuple[bytes, bytes]:
-        nonlocal before, emitted
-        out = bytearray()
-        pos = 0
-        while True:
-            i = data.find(delim, pos)
-            if i < 0 or (not final and i + len(delim) + 2 > len(data)):
-                break
-            prev = data[max(0, i - 2) : i]
-            if i < 2:
-                prev = (before + prev)[-2:]
-            at_start = not emitted and not out and i == 0
-            needs_crlf = (
-                not at_start
-                and not prev.endswith(b"\n")
-                and follows_ok(data[i + len(delim) : i + len(delim) + 2], final)
-            )
-            out += data[pos:i]
-            if needs_crlf:
-                out += b"\r\n"
-            out += delim
-            pos = i + len(delim)
-        cut = len(data) if final else max(pos, len(data) - hold)
-        if not final:
-            j = data.find(delim, pos)
-            if 0 <= j < cut:
-                cut = j
-        out += data[pos:cut]
-        if out:
-            before = (before + bytes(out[-2:]))[-2:]
-            emitted = True
-        return bytes(out), data[cut:]
-
-    for chunk in chunks:
-        if not chunk:
-            continue
-        out, pending = process(pending + chunk, False)
-        if out:
-            yield out
-    out, _ = process(pending, True)
-    if out:
-        yield out
-
-
-# -- page counting ----------------------------------------------------------------------------
-
-_PDF_PAGE = re.compile(rb"/Type\s*/Page(?=[^A-Za-z0-9])")
-
-
-def _count_pdf(path: Path) -> int:
-    count = 0
-    carry = b""
-    with open(path, "rb") as fh:
-        while True:
-            chunk = fh.read(1 << 20)
-            if not chunk:
-                break
-            window = carry + chunk
-            for m in _PDF_PAGE.finditer(window):
-                if m.end() >= len(carry):
-                    count += 1
-            carry = window[-64:]
-    return max(1, count)
-
-
-def _count_tiff(path: Path) -> int:
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8 or head[:2] not in (b"II", b"MM"):
-            return 1
-        order = "<" if head[:2] == b"II" else ">"
-        (offset,) = struct.unpack(order + "I", head[4:8])
-        size = os.fstat(fh.fileno()).st_size
-        pages = 0
-        seen: set[int] = set()
-        while offset and offset not in seen and offset + 2 <= size and pages < 100000:
-            seen.add(offset)
-            fh.seek(offset)
-            raw = fh.read(2)
-            if len(raw) < 2:
-                break
-            (entries,) = struct.unpack(order + "H", raw)
-            fh.seek(offset + 2 + 12 * entries)
-            nxt = fh.read(4)
-            pages += 1
-            if len(nxt) < 4:
-                break
-            (offset,) = struct.unpack(order + "I", nxt)
-        return max(1, pages)
-
-
-def count_pages(path: Path, content_type: str, filename: str | None) -> int:
-    """Estimate the fax pages of a stored document (see the module docstring)."""
-    ext = _extension(filename)
-    try:
-        if content_type == "application/pdf" or ext == "pdf":
-            return _count_pdf(path)
-        if content_type == "image/tiff" or ext in ("tif", "tiff"):
-            return _count_tiff(path)
-        if content_type.startswith("text/") or ext in ("txt", "log", "csv"):
-            lines = 0
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    lines += chunk.count(b"\n")
-            return max(1, math.ceil((lines + 1) / 60))
-    except OSError:
-        return 1
-    return 1
-
 
 # -- request model ----------------------------------------------------------------------------
 
 
 @dataclass
-class _Upload:
+class Upload:
     filename: str | None
     content_type: str
     size: int
@@ -384,7 +110,7 @@ def _phone(value: object, strict: bool) -> str:
 
 
 def attachment_rows(
-    fax_id: int, attachment_ids: Sequence[int], uploads: Sequence[_Upload]
+    fax_id: int, attachment_ids: Sequence[int], uploads: Sequence[Upload]
 ) -> tuple[list[AttachmentRow], int]:
     """The stored rows for one fax's uploaded documents, and their page count."""
     rows = []
@@ -423,7 +149,7 @@ class FaxService:
         try:
             envelope: dict[str, Any] | None = None
             fields: dict[str, list[str]] = {}
-            uploads: list[_Upload] = []
+            uploads: list[Upload] = []
             total = 0
             # mimewire spools each part (memory up to 1 MiB, then an anonymous temp file);
             # max_part_size bounds the spool (wire bytes: room for base64), the decoded size
@@ -547,7 +273,7 @@ class FaxService:
 
     def _store_upload(
         self, part: Any, index: int, incoming: Path, media: str | None, total: int
-    ) -> _Upload:
+    ) -> Upload:
         cfg = self.config
         disposition_value = self._header(part, "Content-Disposition")
         filename = part.filename
@@ -561,10 +287,10 @@ class FaxService:
             if media == "multipart/form-data" and cte == "base64":
                 raise ApiError(400, "MSG-349", "Unable to parse fax envelope")
         declared = media_type_of(self._header(part, "Content-Type"))
-        ext = _extension(filename)
+        ext = extension_of(filename)
         if ext is not None and ext in SUPPORTED_EXTENSIONS:
             ctype = declared if declared and declared != "application/octet-stream" else None
-            ctype = ctype or _EXT_TYPES.get(ext, "application/octet-stream")
+            ctype = ctype or EXTENSION_TYPES.get(ext, "application/octet-stream")
         elif ext is not None and (cfg.strict or declared not in SUPPORTED_MEDIA_TYPES):
             raise self._unsupported(index, filename)
         elif declared in SUPPORTED_MEDIA_TYPES:
@@ -582,7 +308,7 @@ class FaxService:
         self.store.write_file(path, part.iter_bytes(1 << 20))
         if size == 0:
             raise ApiError(400, "MSG-347", "Attachment body is empty")
-        return _Upload(filename or None, ctype, size, path)
+        return Upload(filename or None, ctype, size, path)
 
     @staticmethod
     def _unsupported(index: int, filename: str | None) -> ApiError:
@@ -710,7 +436,7 @@ class FaxService:
     def _store_fax(
         self,
         request: _Request,
-        uploads: list[_Upload],
+        uploads: list[Upload],
         wire: str,
         *,
         original: FaxRow | None,
@@ -768,7 +494,7 @@ class FaxService:
     # -- resend / forward -------------------------------------------------------------------
 
     def create_from_json(self, raw: bytes) -> FaxRow:
-        """Resend or forward a stored fax (ringcentral-api.md §3).
+        """Resend or forward a stored fax (docs/ringcentral.md §3).
 
         Without ``to`` (resend): allowed only when the original's status is
         ``SendingFailed``; goes to the recipients that failed. With ``to`` (forward):
@@ -828,7 +554,7 @@ class FaxService:
                 copy = incoming / f"{i:04d}"
                 with open(self.store.path_of(att), "rb") as source:
                     self.store.write_file(copy, iter(lambda: source.read(1 << 20), b""))
-                uploads.append(_Upload(att.filename, att.content_type, att.size, copy))
+                uploads.append(Upload(att.filename, att.content_type, att.size, copy))
             attempts = {r.phone_number: r.attempt for r in original.recipients}
             return self._store_fax(request, uploads, "resend", original=original, attempts=attempts)
         finally:

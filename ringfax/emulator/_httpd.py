@@ -31,8 +31,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, BinaryIO
 
 from ._config import EmulatorConfig
-from ._errors import ApiError
-from ._faxes import BodyTooLarge
+from ._errors import ApiError, BodyTooLarge
 
 __all__ = [
     "BadRequestBody",
@@ -237,9 +236,12 @@ class BadRequestBody(Exception):
 
 class RequestBody:
     """Reads a request body framed by Content-Length or ``Transfer-Encoding: chunked``,
-    counting bytes and refusing more than ``cap`` (:class:`BodyTooLarge`)."""
+    counting bytes and refusing more than ``cap`` (:class:`BodyTooLarge`). ``length``: the
+    declared Content-Length (None when chunked)."""
 
     def __init__(self, rfile: BinaryIO, length: int | None, chunked: bool, cap: int) -> None:
+        self.length = length
+        self.cap = cap
         self._rfile = rfile
         self._remaining = length
         self._chunked = chunked

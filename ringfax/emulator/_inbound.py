@@ -27,18 +27,9 @@ from typing import Any
 
 from mimewire import LimitExceeded, Limits, MimeWireError, parse
 
-from ._errors import ApiError
-from ._faxes import (
-    _EXT_TYPES,
-    _PHONE,
-    _PHONE_JUNK,
-    FaxService,
-    _extension,
-    attachment_rows,
-    media_type_of,
-    too_large,
-)
-from ._faxes import _Upload as Upload
+from ._documents import EXTENSION_TYPES, extension_of, media_type_of
+from ._errors import ApiError, too_large
+from ._faxes import _PHONE, _PHONE_JUNK, FaxService, Upload, attachment_rows
 from ._files import StorageFull
 from ._store import FaxRow, RecipientRow
 
@@ -49,7 +40,7 @@ MAX_SUBJECT = 1024
 MAX_FILENAME = 255
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_TYPE_EXT = {v: k for k, v in reversed(_EXT_TYPES.items())}
+_TYPE_EXT = {v: k for k, v in reversed(EXTENSION_TYPES.items())}
 
 
 class InboundInvalid(ApiError):
@@ -254,9 +245,9 @@ class InboundFaxes:
             shown = str(name) if name is not None else "(unnamed part)"
             raise InboundInvalid(shown, None, f"unknown field {shown!r}")
         declared = media_type_of(self.faxes._header(part, "Content-Type"))
-        ext = _extension(filename)
-        if declared in (None, "application/octet-stream") and ext in _EXT_TYPES:
-            ctype = _EXT_TYPES[str(ext)]
+        ext = extension_of(filename)
+        if declared in (None, "application/octet-stream") and ext in EXTENSION_TYPES:
+            ctype = EXTENSION_TYPES[str(ext)]
         else:
             ctype = _media_type(declared or "application/octet-stream", index)
         if not filename:

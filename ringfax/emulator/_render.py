@@ -1,7 +1,7 @@
 """Stored fax rows -> RingCentral JSON (``FaxResponse`` and message-store records).
 
 Outbound faxes: per-recipient status computed from stored times (see
-:func:`recipient_state`), aggregated per ringcentral-api.md §4.2; documents listed as
+:func:`recipient_state`), aggregated per docs/ringcentral.md §4.2; documents listed as
 ``SourceDocument`` attachments. Inbound faxes (§4.3 example): ``direction`` ``Inbound``,
 ``messageStatus`` ``Received``, ``from`` = the sender, ``to`` = the receiving number,
 ``subject``, ``faxPageCount``, documents as ``RenderedDocument`` attachments with

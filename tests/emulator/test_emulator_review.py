@@ -1,9 +1,8 @@
-"""Regressions for issue 10 item 4 (emulator side) and the port-in-use start failure.
+"""Hostile input never becomes a 500, and a failed start leaves nothing behind.
 
-Each of these failed on the pre-session emulator: deeply nested JSON bodies ended in a
-RecursionError answered as 500 CMN-500, ids above 2**63-1 reached SQLite and came back as
-500 CMN-500 (OverflowError), a busy port raised ``[Errno 98] Address already in use``
-(no port number) after a temporary data directory had been created and was never removed.
+Rules: deeply nested JSON bodies are a 400 (never a RecursionError answered as 500
+CMN-500); ids beyond SQLite's 64-bit range are a 400/404 (never an OverflowError); a busy
+port fails with a message naming the port, before any temporary data directory exists.
 """
 
 from __future__ import annotations
@@ -288,7 +287,7 @@ def test_envelope_in_a_real_text_charset_still_works(raw: Raw) -> None:
     assert reply.json()["to"][0]["name"] == "Zoë"
 
 
-# -- ambiguous multipart headers (issue 10 item 5, as the emulator sees it) -----------------
+# -- ambiguous multipart headers, as the emulator sees them --------------------------------
 
 PART = (
     b"--b\r\nContent-Type: application/json\r\n\r\n"

@@ -254,13 +254,13 @@ def test_data_dir_of_the_previous_version_is_upgraded(tmp_path: Path, clock: Man
     faxes, and syncs."""
     import sqlite3
 
-    from ringfax.emulator._store import _SCHEMA  # the original tables, still created first
+    from ringfax.emulator._rows import SCHEMA  # the original tables, still created first
 
     data = tmp_path / "data"
     (data / "attachments" / "3000000000001").mkdir(parents=True)
     (data / "attachments" / "3000000000001" / "3000000000003").write_bytes(b"old page\n")
     db = sqlite3.connect(data / "emulator.sqlite3")
-    db.executescript(_SCHEMA)
+    db.executescript(SCHEMA)
     db.execute("INSERT INTO meta VALUES ('next_id', '3000000000004')")
     db.execute(
         "INSERT INTO faxes VALUES (3000000000001, ?, 'Outbound', 'Read', 'Alive', 'High',"
