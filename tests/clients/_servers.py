@@ -239,6 +239,12 @@ class Camera:
     def frame(self, seq: int) -> bytes:
         return (b"\xff\xd8" + seq.to_bytes(4, "big") * (self.frame_size // 4))[: self.frame_size]
 
+    def halt(self) -> None:
+        """Stop sending (also ends a lockstep wait)."""
+        with self._cond:
+            self.stop.set()
+            self._cond.notify_all()
+
     def ack(self, seq: int) -> None:
         with self._cond:
             self._acked = max(self._acked, seq)
