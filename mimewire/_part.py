@@ -35,20 +35,9 @@ from ._errors import UsageError
 from ._headers import check_header, guess_content_type, render_disposition
 from ._render import encode_text, part_headers, refuse_duplicates
 
-__all__ = [
-    "AITER",
-    "FILE",
-    "ITER",
-    "MEM",
-    "NESTED",
-    "PATH",
-    "BodySource",
-    "NestedBody",
-    "OneShot",
-    "Part",
-]
+__all__ = ["BodySource", "NestedBody", "OneShot", "Part", "probe_file", "probe_path"]
 
-# Source kinds.
+# Source kinds (``Part._kind``).
 MEM = 0  # bytes in memory (already transfer-encoded: ``Part._wire``)
 PATH = 1  # a file system path, opened per iteration
 FILE = 2  # a binary file object
@@ -283,10 +272,9 @@ class Part:
     _kind: int = MEM
     _nested: NestedBody | None = None
     # ``_source`` (the body) and ``_wire`` (the in-memory body as sent, transfer encoding
-    # applied; None for streamed parts) are properties over ``_src``/``_w``: a ``str`` body
-    # on the fast path is kept as ``_ftext`` (a name-only form field) or ``_text`` and
-    # encoded to UTF-8 on first use, so the planner can encode many fields in one go.
-    # (No ``__getattr__``: it would slow down every attribute access on a Part.)
+    # applied; None for streamed parts) are properties over ``_src``/``_w``: a fast-path
+    # ``str`` body is kept as ``_ftext`` (a name-only form field) or ``_text`` and encoded
+    # on first use, so the planner can encode many fields in one go.
     _src: Any = None
     _w: bytes | None = None
     _ftext: str | None = None
@@ -495,23 +483,29 @@ class Part:
         codec = make_encoder(cte, binary=True)
         return codec.feed(data) + codec.flush()
 
-    @classmethod
-    def field(cls, name: str, value: str | bytes, **kw: Any) -> Part:
-        """A form field: ``Part(value, name=name, **kw)`` (no Content-Type unless asked)."""
+    @staticmethod
+    def field(name: str, value: str | bytes, **kw: Any) -> Part:
+        """A form field: ``Part(value, name=name, **kw)`` (no Content-Type unless asked).
+
+        A static method on ``Part`` itself (no bound method per call: this is the hot path
+        of many-field bodies); on a subclass it is a class method making that subclass."""
         if (
             not kw
             and type(name) is str
             and type(value) is str
             and name.isascii()
             and value.isascii()
-            and cls is Part
         ):
             # The many-fields hot path: exactly what Part(value, name=name) stores.
             self = _new_object(Part)
             self.name = name
             self._ftext = value
             return self
-        return cls(value, name=name, **kw)
+        return Part(value, name=name, **kw)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.field = classmethod(_subclass_field)  # type: ignore[assignment]
 
     @classmethod
     def file(
@@ -596,6 +590,11 @@ class Part:
 
 
 _new_object = object.__new__
+
+
+def _subclass_field(cls: type[Part], /, name: str, value: str | bytes, **kw: Any) -> Part:
+    """``Part.field`` on a subclass of Part: an instance of that subclass."""
+    return cls(value, name=name, **kw)
 
 
 class _PathStr(os.PathLike[str]):

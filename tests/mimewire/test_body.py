@@ -931,3 +931,19 @@ def test_async_progress_matches_sync_progress(tmp_path: Path) -> None:
     total = sync_calls[-1][0]
     assert sync_calls[0] == (0, total) and sync_calls[-1] == (total, total)
     assert len(sync_calls) > 4
+
+
+def test_field_on_part_and_on_a_subclass() -> None:
+    """Part.field makes a Part; on a subclass it makes that subclass (same bytes)."""
+
+    class Tagged(Part):
+        pass
+
+    plain, tagged = Part.field("a", "1"), Tagged.field("a", "1")
+    assert type(plain) is Part and type(tagged) is Tagged
+    assert type(Tagged.field("b", b"x", filename="f")) is Tagged
+    assert collect(MultipartBody([plain], boundary="b")) == collect(
+        MultipartBody([tagged], boundary="b")
+    )
+    with pytest.raises(UsageError, match="name must be a str"):
+        Part.field(b"a", "1")  # type: ignore[arg-type]
