@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings  # type: ignore[import-untyped]
+from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped]
 from django.core.files.uploadhandler import (  # type: ignore[import-untyped]
     SkipFile,
     StopFutureHandlers,
@@ -71,7 +72,8 @@ def _policy(configured: FieldPolicy | None) -> FieldPolicy:
     if configured is None:
         configured = getattr(settings, "MIMEWIRE_FORM_FIELDS", None)
     if configured is not None:
-        assert isinstance(configured, FieldPolicy), "MIMEWIRE_FORM_FIELDS must be a FieldPolicy"
+        if not isinstance(configured, FieldPolicy):
+            raise ImproperlyConfigured("MIMEWIRE_FORM_FIELDS must be a FieldPolicy")
         return configured
     return FieldPolicy(
         max_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
@@ -84,9 +86,8 @@ def _policy(configured: FieldPolicy | None) -> FieldPolicy:
 def _limits(configured: Limits | None) -> Limits | None:
     if configured is None:
         configured = getattr(settings, "MIMEWIRE_FORM_LIMITS", None)
-    assert configured is None or isinstance(configured, Limits), (
-        "MIMEWIRE_FORM_LIMITS must be a mimewire.Limits"
-    )
+    if configured is not None and not isinstance(configured, Limits):
+        raise ImproperlyConfigured("MIMEWIRE_FORM_LIMITS must be a mimewire.Limits")
     return configured
 
 
@@ -240,15 +241,18 @@ def parse_file_upload(request: HttpRequest, META: Any, post_data: Any) -> tuple[
         request.upload_handlers,
         warning="You cannot alter upload handlers after the upload has been processed.",
     )
-    parser = MultiPartParser(
-        META,
-        post_data,
-        request.upload_handlers,
-        request.encoding,
-        fields=getattr(request, "mimewire_fields", None),
-        limits=getattr(request, "mimewire_limits", None),
-    )
     try:
+        try:
+            parser = MultiPartParser(
+                META,
+                post_data,
+                request.upload_handlers,
+                request.encoding,
+                fields=getattr(request, "mimewire_fields", None),
+                limits=getattr(request, "mimewire_limits", None),
+            )
+        except MultiPartParserError as exc:  # Django's own Content-Type checks
+            raise FormRejectedError(FormRejected(400, str(exc))) from None
         return parser.parse()  # type: ignore[no-any-return]
     except FormRejectedError as exc:
         request._mimewire_rejection = exc.rejection

@@ -153,8 +153,8 @@ def make_werkzeug(spool_dir: str) -> Any:
     @Request.application  # type: ignore[arg-type]
     def app(request: Request) -> Response:
         cls = StrictRequest if request.path == "/strict" else PlainRequest
-        parsed = cls(request.environ)
-        answer = _werkzeug_answer(parsed.form, parsed.files)
+        with cls(request.environ) as parsed:  # closes its files
+            answer = _werkzeug_answer(parsed.form, parsed.files)
         return Response(json.dumps(answer), content_type="application/json")
 
     return app

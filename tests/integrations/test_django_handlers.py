@@ -21,7 +21,7 @@ django = pytest.importorskip("django")
 def _configured() -> None:
     from tests.integrations import _django_app
 
-    _django_app.configure(tempfile.gettempdir())
+    _django_app.configure(tempfile.mkdtemp(prefix="mimewire-django-"))
 
 
 def _file(name: str, filename: str, content_type: str, extra: str = "") -> str:
