@@ -144,20 +144,24 @@ def _one(message: bytes, part_type: bytes = b"application/http") -> bytes:
     )
 
 
+_OK = b"HTTP/1.1 200 OK\r\n"
+_HTTP = b"application/http"
+
+
 @pytest.mark.parametrize(
     ("message", "part_type", "pattern"),
     [
-        (b"HTTP/1.1 2OO OK\r\n\r\n", b"application/http", r"batch part 1: .*not an HTTP status line"),
-        (b"200 OK\r\n\r\n", b"application/http", r"batch part 1: .*not an HTTP status line"),
-        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", b"application/http", r"part 1: line 2 .* not a header"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", b"application/http", r"part 1: body has 5 bytes, its Content-Length says 10"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokay", b"application/http", r"part 1: 2 bytes follow the 2-byte body"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", b"application/http", r"part 1: Content-Length '-1' is not one byte count"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx", b"application/http", r"not one byte count"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"application/http", r"part 1: Transfer-Encoding"),
-        (b"HTTP/1.1 200 OK\r\n\r\n", b"text/plain", r"part 1: Content-Type 'text/plain' is not application/http"),
+        (b"HTTP/1.1 2OO OK\r\n\r\n", _HTTP, r"batch part 1: .*not an HTTP status line"),
+        (b"200 OK\r\n\r\n", _HTTP, r"batch part 1: .*not an HTTP status line"),
+        (_OK + b"no colon here\r\n\r\n", _HTTP, r"part 1: line 2 .* not a header"),
+        (_OK + b"Content-Length: 10\r\n\r\nshort", _HTTP, r"part 1: body has 5 bytes"),
+        (_OK + b"Content-Length: 2\r\n\r\nokay", _HTTP, r"part 1: 2 bytes follow the 2-byte"),
+        (_OK + b"Content-Length: -1\r\n\r\n", _HTTP, r"part 1: Content-Length '-1' is not"),
+        (_OK + b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nx", _HTTP, r"not one byte count"),
+        (_OK + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", _HTTP, r"part 1: Transfer-Enc"),
+        (_OK + b"\r\n", b"text/plain", r"part 1: Content-Type 'text/plain' is not application/"),
     ],
-)  # fmt: skip
+)
 def test_malformed_answers_name_the_part(message: bytes, part_type: bytes, pattern: str) -> None:
     answers = parse_batch_response(_one(message, part_type), "multipart/mixed; boundary=b")
     assert next(answers).status == 200  # the first part is handed over before the bad one
@@ -316,12 +320,12 @@ def test_built_requests_decode_to_what_was_asked(
     ]
     requests_ = [
         BatchRequest(m, t, hs, b, content_id=f"<r{i}@x>")
-        for i, ((m, t, _, b), hs) in enumerate(zip(items, headers_ok))
+        for i, ((m, t, _, b), hs) in enumerate(zip(items, headers_ok, strict=True))
     ]
     body = build_batch(requests_)
     parts = list(mimewire.parse(body.to_bytes(), body.content_type))
     assert [p.content_id for p in parts] == [f"r{i}@x" for i in range(len(items))]
-    for part, (method, target, _, payload), hs in zip(parts, items, headers_ok):
+    for part, (method, target, _, payload), hs in zip(parts, items, headers_ok, strict=True):
         head, _, rest = part.read().partition(b"\r\n\r\n")
         line, *header_lines = head.split(b"\r\n")
         m = _REQUEST_LINE.match(line)
