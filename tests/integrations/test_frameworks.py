@@ -197,3 +197,47 @@ def test_error_answers_are_short_json_or_text(served: Served) -> None:
     else:
         assert answer.headers["content-type"].startswith("application/json")
         json.loads(answer.text)
+
+
+def test_real_clients_curl_requests_and_httpx(served: Served, tmp_path: Path) -> None:
+    """curl -F, requests' files= and httpx's files= (each client frames the body itself)."""
+    import shutil
+    import subprocess
+
+    import httpx
+
+    upload = tmp_path / "photo.png"
+    upload.write_bytes(PNG)
+    expected = {"fields": [["title", "caf\u00e9"]], "files": [PNG_FILE]}
+    via_requests = requests.post(
+        served.url + "/form",
+        data={"title": "caf\u00e9"},
+        files={"pic": ("photo.png", PNG, "image/png")},
+        timeout=30,
+    )
+    assert via_requests.json() == expected
+    via_httpx = httpx.post(
+        served.url + "/form",
+        data={"title": "caf\u00e9"},
+        files={"pic": ("photo.png", PNG, "image/png")},
+        timeout=30,
+    )
+    assert via_httpx.json() == expected
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    command = ["curl", "-sS", "--max-time", "30", "-F", "title=caf\u00e9"]
+    command += ["-F", f"pic=@{upload};type=image/png", served.url + "/form"]
+    via_curl = subprocess.run(command, capture_output=True, check=True, timeout=60)
+    assert json.loads(via_curl.stdout) == expected
+
+
+@pytest.mark.parametrize("framework", ["starlette", "fastapi"])
+def test_stream_form_applies_the_policy_while_streaming(
+    servers: dict[str, Served], framework: str
+) -> None:
+    too_big = form_body("streamB0undary", [(field("a"), b"x" * ((1 << 20) + 1))])
+    answer = post(servers[framework], "/stream", too_big)
+    assert answer.status_code == 413, answer.text
+    assert "max_field_size=1048576" in answer.text
+    ambiguous = HOSTILE_BODIES["two name= parameters"][0]
+    assert post(servers[framework], "/stream", ambiguous).status_code == 400
