@@ -19,8 +19,8 @@ from ._params import parse_header_params
 
 __all__ = [
     "HasHeaders",
-    "cid_url",
-    "content_id_from_url",
+    "cid_href",
+    "content_id_from_cid",
     "find_by_content_id",
     "make_content_id",
     "multipart_params",
@@ -82,7 +82,7 @@ def multipart_params(params: object) -> tuple[tuple[str, str], ...]:
 
 def make_content_id(domain: str = "mimewire.invalid") -> str:
     """A fresh Content-ID header value, ``<32 hex digits@domain>`` (128 bits from
-    :mod:`secrets`, so ids never collide). Use :func:`cid_url` to reference it."""
+    :mod:`secrets`, so ids never collide). Use :func:`cid_href` to reference it."""
     if not isinstance(domain, str):
         raise UsageError(f"domain must be a str, not {type(domain).__name__}")
     bad = [ch for ch in domain if ch not in _DOMAIN_CHARS]
@@ -104,23 +104,24 @@ def normalize_content_id(value: str) -> str:
     return value
 
 
-def cid_url(content_id: str) -> str:
-    """The RFC 2392 ``cid:`` URL of a Content-ID (``<a b@c>`` -> ``cid:a%20b@c``)."""
+def cid_href(content_id: str) -> str:
+    """The RFC 2392 ``cid:`` URL of a Content-ID, for an ``href``: ``<a b@c>`` ->
+    ``cid:a%20b@c``."""
     ident = normalize_content_id(content_id)
     if not ident:
         raise UsageError("an empty Content-ID has no cid: URL")
     return "cid:" + quote(ident, safe=_CID_SAFE)
 
 
-def content_id_from_url(url: str) -> str:
+def content_id_from_cid(href: str) -> str:
     """The Content-ID header value (with brackets) a ``cid:`` URL names (RFC 2392: drop
     ``cid:``, undo %-encoding, add angle brackets). Other URLs raise :class:`UsageError`."""
-    if not isinstance(url, str):
-        raise UsageError(f"a cid: URL must be a str, not {type(url).__name__}")
-    url = url.strip()
-    if url[:4].lower() != "cid:" or len(url) == 4:
-        raise UsageError(f"{url[:80]!r} is not a cid: URL")
-    return "<" + unquote(url[4:], errors="replace") + ">"
+    if not isinstance(href, str):
+        raise UsageError(f"a cid: URL must be a str, not {type(href).__name__}")
+    href = href.strip()
+    if href[:4].lower() != "cid:" or len(href) == 4:
+        raise UsageError(f"{href[:80]!r} is not a cid: URL")
+    return "<" + unquote(href[4:], errors="replace") + ">"
 
 
 def _wanted(ref: str) -> str:
@@ -129,7 +130,7 @@ def _wanted(ref: str) -> str:
         raise UsageError(f"a Content-ID must be a str, not {type(ref).__name__}")
     stripped = ref.strip()
     if stripped[:4].lower() == "cid:":
-        stripped = content_id_from_url(stripped)
+        stripped = content_id_from_cid(stripped)
     return normalize_content_id(stripped)
 
 

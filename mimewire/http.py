@@ -4,7 +4,7 @@
   ``multipart/mixed`` body of ``application/http`` parts from :class:`BatchRequest` objects;
   :func:`parse_batch_response` streams the answer as :class:`BatchResponse` objects.
 * multipart/related (RFC 2387) and Content-ID (RFC 2392): :func:`make_content_id`,
-  :func:`cid_url`, :func:`content_id_from_url`, :func:`related_root`,
+  :func:`cid_href`, :func:`content_id_from_cid`, :func:`related_root`,
   :func:`find_by_content_id`; build with ``MultipartBody(..., subtype="related",
   params={"type": ..., "start": ...})``.
 * multipart/byteranges (RFC 9110 §14.6): :func:`parse_content_range`, :func:`write_ranges`;
@@ -28,8 +28,8 @@ from ._headers import check_header
 from ._input import Source
 from ._partview import PartView
 from ._related import (
-    cid_url,
-    content_id_from_url,
+    cid_href,
+    content_id_from_cid,
     find_by_content_id,
     make_content_id,
     normalize_content_id,
@@ -45,8 +45,8 @@ __all__ = [
     "RangesWritten",
     "build_batch",
     "build_batch_response",
-    "cid_url",
-    "content_id_from_url",
+    "cid_href",
+    "content_id_from_cid",
     "find_by_content_id",
     "make_content_id",
     "normalize_content_id",
