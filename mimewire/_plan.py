@@ -20,7 +20,7 @@ Layout rules, chosen for speed:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import attrgetter
+from typing import Any
 
 from ._errors import UsageError
 from ._headers import make_boundary, validate_boundary
@@ -162,10 +162,6 @@ def plan(
     raise UsageError(  # pragma: no cover - needs 16 colliding 128-bit random boundaries
         "could not generate a boundary that does not collide"
     )
-
-
-_get_ftext = attrgetter("_ftext")
-_get_name = attrgetter("name")
 
 
 class _Layout:
@@ -327,7 +323,9 @@ class _Layout:
         the per-part path: a name that needs escaping, a value holding ``--boundary`` or
         so large it must not be joined."""
         parts = self.parts[start:stop]
-        values = list(map(_get_ftext, parts))
+        # Comprehensions, not attrgetter: specialised attribute loads, ~2x faster. Any:
+        # a None (not a plain field) is found by the join that refuses it.
+        values: list[Any] = [part._ftext for part in parts]
         try:
             text = "".join(values)
         except TypeError:  # the run of plain fields ends inside this range
@@ -343,7 +341,7 @@ class _Layout:
             return None, stop
         if len(text) >= JOIN_LIMIT // 4 and max(map(len, values)) >= JOIN_LIMIT // 4:
             return None, stop  # might be >= JOIN_LIMIT bytes once encoded
-        names = list(map(_get_name, parts))
+        names: list[Any] = [part.name for part in parts]
         try:
             joined = "".join(names)
         except TypeError:

@@ -356,8 +356,8 @@ def test_golden_multipart_mixed_section_2_6() -> None:
 
 
 def _old_mimewire() -> Any:
-    """mimewire 0.1 from git history: the encoder before issue 11 (one planner/renderer),
-    whose output must stay byte-identical."""
+    """mimewire 0.1 from git history (an independent encoder implementation), whose
+    output the planner/renderer must reproduce byte for byte."""
     module = oracle_v01.load()
     if module is None:
         pytest.skip(oracle_v01.why_missing())
@@ -427,7 +427,7 @@ def _outcome(mw: Any, spec: MultipartSpec, kinds: list[str]) -> tuple[str, Any]:
 )
 def test_same_bytes_as_the_old_encoder(spec: MultipartSpec, kinds: list[str]) -> None:
     """For the same Parts and boundary, the planner's bytes (and length, headers) are those
-    of the pre-issue-11 MultipartBody, for every source kind; what it refused, we refuse."""
+    of mimewire 0.1's MultipartBody, for every source kind; what it refused, we refuse."""
     old = _old_mimewire()
     assert _outcome(mimewire, spec, kinds) == _outcome(old, spec, kinds)
 
@@ -478,7 +478,7 @@ def test_many_fields_same_bytes_as_the_old_encoder(
     new = run(mimewire)
     if all(encodable(n) and encodable(v) for n, v, _ in fields):
         assert new == run(old)
-    else:  # lone surrogates: refused when the Part is made (issue 10 item 9)
+    else:  # lone surrogates: refused when the Part is made
         assert new == ("UsageError", None)
 
 
