@@ -103,3 +103,30 @@ def test_django_parser_removes_temporary_uploads(tmp_path: Path) -> None:
     assert caught.value.rejection.status == 400
     assert caught.value.__traceback__ is not None
     assert not _open_in(spool)
+
+
+def test_starlette_form_is_read_once_and_cached_for_request_form(tmp_path: Path) -> None:
+    from starlette.requests import Request
+
+    from mimewire.integrations.starlette import read_form
+
+    content_type, body = form_body("onceB0undary", [(field("a"), b"1")])
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)  # a second read of the body would fail here
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "headers": [(b"content-type", content_type.encode())],
+    }
+
+    async def run() -> None:
+        request = Request(scope, receive)
+        form = await read_form(request, spool_dir=str(tmp_path))
+        assert form["a"] == "1"
+        assert await read_form(request) is form
+        assert await request.form() is form
+
+    asyncio.run(run())
