@@ -39,6 +39,8 @@ is the asyncio twin (``await`` the same methods; ``async for`` over ``iter_faxes
 
 from __future__ import annotations
 
+from mimewire import __version__  # one distribution, one version
+
 from ._async import AsyncFaxClient
 from ._auth import FileTokenCache, JWTAuth, StaticTokenAuth, Token
 from ._client import ENV_VARS, FaxClient, WireFormat
@@ -65,6 +67,7 @@ from ._errors import (
     WaitTimeout,
     error_from_response,
 )
+from ._filenames import sanitize_filename
 from ._inbox import Inbox, ReceivedFax
 from ._models import (
     FAX_ERROR_TABLE,
@@ -85,9 +88,7 @@ from ._models import (
 )
 from ._retry import RetryPolicy
 from ._transport import FunctionTransport, HeaderMap, Request, Response, Transport, Urllib3Transport
-from ._validation import SUPPORTED_EXTENSIONS, normalize_number, sanitize_filename
-
-__version__ = "0.1.0"
+from ._validation import SUPPORTED_EXTENSIONS, normalize_number
 
 __all__ = [
     "ENV_VARS",

@@ -15,10 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mimewire import MultipartBody
+from mimewire import MultipartBody, __version__
 
+from ._atomic import write_atomically
 from ._auth import Auth, JWTAuth, StaticTokenAuth, TokenCacheLike
-from ._download import choose_target, filename_from_disposition, save_atomically
 from ._errors import (
     APIError,
     AuthError,
@@ -39,6 +39,7 @@ from ._faxbody import (
     progress,
     render_body,
 )
+from ._filenames import choose_target, filename_from_disposition
 from ._models import (
     CoverPage,
     FaxMessage,
@@ -58,8 +59,6 @@ from ._waiting import FaxWait
 __all__ = ["ENV_VARS", "FaxClient", "WireFormat"]
 
 log = logging.getLogger("ringfax")
-
-__version__ = "0.1.0"
 
 ENV_VARS = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_JWT")
 """The environment variables :meth:`FaxClient.from_env` reads (RingCentral quick-start names)."""
@@ -647,7 +646,7 @@ class FaxClient:
             target = choose_target(
                 Path(path), str(message_id), str(attachment_id), filename=name, content_type=ctype
             )
-            return save_atomically(response.stream(), target, overwrite=overwrite)
+            return write_atomically(response.stream(), target, overwrite=overwrite)
         finally:
             response.close()
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -157,13 +158,16 @@ class NotCancellable(RingFaxError):
 
 
 class DownloadError(RingFaxError):
-    """``download`` refused to write: the target file already exists (pass
+    """``download`` refused to write: the target file already exists (``exists``; pass
     ``overwrite=True``) or the computed path would leave the target directory. ``path`` is the
     refused path."""
 
-    def __init__(self, message: str, *, path: Any = None) -> None:
+    def __init__(
+        self, message: str, *, path: os.PathLike[str] | str | None = None, exists: bool = False
+    ) -> None:
         super().__init__(message)
         self.path = path
+        self.exists = exists
 
 
 @dataclass(frozen=True)

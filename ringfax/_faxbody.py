@@ -18,9 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal, Union
 
-from mimewire import MimeWireError, MultipartBody, Part
+from mimewire import MimeWireError, MultipartBody, Part, validate_boundary
 
 from ._errors import ValidationError
+from ._filenames import default_filename
 from ._models import Attachment, Recipient
 from ._validation import (
     check_attachments,
@@ -29,7 +30,6 @@ from ._validation import (
     check_iso_code,
     check_resolution,
     check_send_time,
-    default_filename,
     normalize_recipients,
 )
 
@@ -146,6 +146,11 @@ def prepare_fax(request: FaxRequest, *, now: float) -> PreparedFax:
         raise ValidationError(
             f"wire_format {wire_format!r} is invalid: use one of {', '.join(WIRE_FORMATS)}"
         )
+    if request.boundary is not None:
+        try:
+            validate_boundary(request.boundary)
+        except MimeWireError as exc:
+            raise ValidationError(f"boundary {request.boundary!r}: {exc}") from None
     recipients = normalize_recipients(to, request.default_country)
     if isinstance(attachments, (str, bytes, os.PathLike, Attachment)):
         attachments = [attachments]

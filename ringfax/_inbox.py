@@ -47,7 +47,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import mimetypes
 import os
 import re
 import shutil
@@ -60,8 +59,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._atomic import write_json_atomically
+from ._atomic import TEMP_PREFIX, TEMP_SUFFIX, write_json_atomically
 from ._errors import APIError, NotFound, RingFaxError
+from ._filenames import attachment_name
 from ._models import FaxMessage, MessageAttachment, MessageStatus
 
 try:  # POSIX only; elsewhere concurrent use of one directory is not detected
@@ -76,8 +76,6 @@ __all__ = ["STATE_FILE", "Inbox", "ReceivedFax"]
 STATE_FILE = ".ringfax-inbox.json"
 LOCK_FILE = ".ringfax-inbox.lock"
 _STATE_VERSION = 1
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_MAX_NAME = 120
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
 _MAX_STATE = 64 << 20  # bytes of state file read at most
 _MAX_NAME_TRIES = 1000  # free names tried for one document before giving up on it
@@ -309,7 +307,13 @@ class Inbox:
         for index, att in enumerate(message.attachments):
             if att.id in planned:
                 continue
-            name = _unique(self.directory, attachment_name(message.id, att, index), taken)
+            own = attachment_name(
+                message.id,
+                att.id or str(index + 1),
+                filename=att.filename,
+                content_type=att.content_type,
+            )
+            name = _unique(self.directory, own, taken)
             planned[att.id] = name
             taken.add(name)
         return planned
@@ -374,37 +378,6 @@ class Inbox:
 # -------------------------------------------------------------------- helpers
 
 
-def safe_name(text: str, limit: int = _MAX_NAME) -> str:
-    """``text`` reduced to ``[A-Za-z0-9._-]`` (no directories, no leading dot), or ``""``."""
-    base = text.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = _UNSAFE.sub("_", base).strip("._-")
-    if len(cleaned) > limit:
-        stem, dot, ext = cleaned.rpartition(".")
-        if dot and 0 < len(ext) <= 10:
-            cleaned = stem[: limit - len(ext) - 1] + "." + ext
-        else:
-            cleaned = cleaned[:limit]
-    return cleaned
-
-
-def attachment_name(message_id: str, att: MessageAttachment, index: int) -> str:
-    """``<message id>-<file name>``: the attachment's own name when it has one, else one
-    built from its id and content type (``3000000000005-1.pdf``)."""
-    prefix = safe_name(message_id, 40) or "fax"
-    own = safe_name(att.filename or "")
-    if own:
-        return f"{prefix}-{own}"
-    ext = _extension(att.content_type)
-    return f"{prefix}-{safe_name(att.id, 40) or index + 1}{ext}"
-
-
-def _extension(content_type: str | None) -> str:
-    ctype = (content_type or "").split(";")[0].strip().lower()
-    if ctype in ("image/tiff", "image/tif"):
-        return ".tiff"
-    return (mimetypes.guess_extension(ctype) if ctype else None) or ".bin"
-
-
 def _unique(directory: Path, name: str, taken: set[str]) -> str:
     """``name``, or ``stem-2.ext``, ``stem-3.ext``...: the first not reserved in ``taken`` and
     not present in ``directory`` in any form (a dangling symlink counts as present)."""
@@ -449,7 +422,7 @@ def _remove_partials(directory: Path, now: float) -> None:
         with contextlib.suppress(OSError):
             if stat.S_ISDIR(os.lstat(scratch).st_mode):
                 shutil.rmtree(scratch, ignore_errors=True)
-    for stray in directory.glob(".ringfax-*.part"):
+    for stray in directory.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
         with contextlib.suppress(OSError):
             if now - stray.lstat().st_mtime > 3600:
                 stray.unlink()

@@ -42,7 +42,6 @@ from types import ModuleType
 from typing import Any
 
 from ._errors import ValidationError
-from ._filenames import sanitize_filename
 from ._models import Attachment, FaxResolution, Recipient, format_datetime
 
 __all__ = [
@@ -66,7 +65,6 @@ __all__ = [
     "check_send_time",
     "normalize_number",
     "normalize_recipients",
-    "sanitize_filename",
 ]
 
 MAX_ATTACHMENT_SIZE = 50 * 1024 * 1024
@@ -87,29 +85,6 @@ SUPPORTED_EXTENSIONS = frozenset(
     }
 )  # fmt: skip
 """File extensions RingCentral accepts for fax attachments (its "Supported file types")."""
-
-# content type -> extension, to name attachments given as bytes with only a content type
-_EXT_FOR_TYPE = {
-    "application/pdf": ".pdf",
-    "image/tiff": ".tif",
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/gif": ".gif",
-    "image/bmp": ".bmp",
-    "text/plain": ".txt",
-    "text/html": ".html",
-    "text/csv": ".csv",
-    "text/xml": ".xml",
-    "application/xml": ".xml",
-    "application/rtf": ".rtf",
-    "text/rtf": ".rtf",
-    "application/msword": ".doc",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
-    "application/vnd.ms-excel": ".xls",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
-    "application/vnd.ms-powerpoint": ".ppt",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
-}
 
 CALLING_CODES: dict[str, str] = {
     "AD": "376", "AE": "971", "AF": "93", "AG": "1", "AI": "1", "AL": "355", "AM": "374",
@@ -408,14 +383,6 @@ def check_attachments(attachments: Sequence[Attachment]) -> list[int | None]:
                 )
         sizes.append(size)
     return sizes
-
-
-def default_filename(index: int, content_type: str | None) -> str | None:
-    """A filename for an unnamed attachment from its content type, or None."""
-    if content_type is None:
-        return None
-    ext = _EXT_FOR_TYPE.get(content_type.split(";")[0].strip().lower())
-    return f"attachment{index + 1}{ext}" if ext else None
 
 
 def check_cover_index(value: int | None) -> int | None:

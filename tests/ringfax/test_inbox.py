@@ -210,19 +210,19 @@ def test_corrupt_state_and_second_process_are_refused(
     assert Inbox(client, box).sync() == []
 
 
-def test_attachment_name_helpers() -> None:
-    from ringfax import MessageAttachment
-    from ringfax._inbox import attachment_name, safe_name
+def test_document_names_are_one_safe_component() -> None:
+    from ringfax._filenames import attachment_name, safe_component
 
-    assert safe_name("../a b/c d?.pdf") == "c_d_.pdf"
-    assert safe_name("...") == ""
-    assert len(safe_name("x" * 500 + ".pdf")) == 120 and safe_name("x" * 500 + ".pdf").endswith(
-        ".pdf"
+    assert safe_component("c d?.pdf") == "c_d_.pdf"
+    assert safe_component("...", fallback="") == ""
+    long_name = safe_component("x" * 500 + ".pdf")
+    assert len(long_name) == 120 and long_name.endswith(".pdf")
+    assert attachment_name("3000", "7", filename=None, content_type="image/tiff") == "3000-7.tif"
+    assert attachment_name("3000", "7", filename="../a b/c d?.pdf", content_type=None) == (
+        "3000-c_d_.pdf"
     )
-    unnamed = MessageAttachment(id="7", content_type="image/tiff")
-    assert attachment_name("3000", unnamed, 0) == "3000-7.tiff"
-    odd = MessageAttachment(id="../9", content_type="application/x-unknown")
-    assert attachment_name("../1", odd, 0) == "1-9.bin"
+    odd = attachment_name("../1", "../9", filename=None, content_type="application/x-unknown")
+    assert odd == "1-9.bin"
 
 
 def test_pending_fax_purged_on_the_server_is_dropped(
