@@ -1,0 +1,265 @@
+"""Edges of the durable inbox, driven through :class:`ringfax.Inbox` with a scripted client:
+every shape of a damaged state file is refused with the key that is wrong, a refused sync
+token (and only that) falls back to a full sync, and failing faxes are counted per attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ringfax import BadRequest, FaxMessage, Inbox, RingFaxError, ServerError
+from ringfax._errors import ErrorDetail
+
+SERVER = "https://rc.test"
+STATE = ".ringfax-inbox.json"
+
+
+@dataclass
+class Batch:
+    records: tuple[FaxMessage, ...] = ()
+    sync_token: str = "token-2"
+    full: bool = False
+    older_records_exist: bool = False
+
+
+def fax(message_id: str, *attachment_ids: str) -> FaxMessage:
+    return FaxMessage.from_json(
+        {
+            "id": message_id,
+            "type": "Fax",
+            "direction": "Inbound",
+            "messageStatus": "Received",
+            "creationTime": "2026-12-01T10:00:00.000Z",
+            "attachments": [
+                {"id": a, "type": "RenderedDocument", "contentType": "application/pdf"}
+                for a in attachment_ids or ("1",)
+            ],
+        }
+    )
+
+
+class Scripted:
+    """A client answering from a script: ``refuse`` is raised by an incremental sync,
+    ``records`` come with every sync, ``fail`` is raised by every download."""
+
+    server_url = SERVER
+
+    def __init__(
+        self,
+        *,
+        refuse: Exception | None = None,
+        records: tuple[FaxMessage, ...] = (),
+        fail: Exception | None = None,
+    ) -> None:
+        self.refuse = refuse
+        self.records = records
+        self.fail = fail
+        self.syncs: list[str | None] = []
+
+    def sync_faxes(self, sync_token: str | None = None, **kw: Any) -> Batch:
+        self.syncs.append(sync_token)
+        if sync_token is not None and self.refuse is not None:
+            raise self.refuse
+        return Batch(records=self.records, full=sync_token is None)
+
+    def get_fax(self, message_id: str | int) -> FaxMessage:
+        return next(m for m in self.records if m.id == str(message_id))
+
+    def download(self, message_id: Any, attachment_id: Any, path: Any, **kw: Any) -> Path:
+        if self.fail is not None:
+            raise self.fail
+        Path(path).write_bytes(b"%PDF-1.4 " + str(attachment_id).encode())
+        return Path(path)
+
+    def mark_read(self, message_id: Any) -> None:
+        pass
+
+
+def state(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "version": 1,
+        "syncToken": "token-1",
+        "server": SERVER,
+        "received": {},
+        "pending": {},
+        "placed": {},
+        "failed": {},
+    }
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not _DROP}
+
+
+_DROP = object()
+
+
+def write_state(box: Path, data: Any) -> None:
+    box.mkdir(parents=True, exist_ok=True)
+    (box / STATE).write_text(json.dumps(data))
+
+
+# --------------------------------------------------------------------------- the state file
+
+BAD_STATES = [
+    ([], "the top level is not a JSON object"),
+    (state(version=2), "'version' is 2, not 1"),
+    (state(version=_DROP), "'version' is None, not 1"),
+    (state(syncToken=5), "'syncToken' is not a string"),
+    (state(server=["x"]), "'server' is not a string"),
+    (state(received=_DROP), "'received' is missing"),
+    (state(received=[]), "'received' is not an object"),
+    (state(pending=[]), "'pending' is not an object"),
+    (state(placed="x"), "'placed' is not an object"),
+    (state(failed=1), "'failed' is not an object"),
+    (state(received={"7": {"files": "a.pdf"}}), "received['7'] has no list of files"),
+    (state(received={"7": 5}), "received['7'] has no list of files"),
+    (
+        state(received={"7": {"files": ["a.pdf"], "created": 5}}),
+        "received['7']['created'] is not a string",
+    ),
+    (
+        state(received={"7": {"files": ["../a.pdf"]}}),
+        "received['7'] lists the file '../a.pdf': not a plain file name inside the directory",
+    ),
+    (state(received={"7": [5]}), "received['7'] lists the file 5: not a string"),
+    (state(pending={"7": ["a.pdf"]}), "pending['7'] is not an object"),
+    (
+        state(pending={"7": {"1": ".ringfax-inbox.json"}}),
+        "pending['7']['1'] is '.ringfax-inbox.json': not a plain file name inside the directory",
+    ),
+    (state(pending={"7": {"1": None}}), "pending['7']['1'] is None: not a string"),
+    (state(placed={"7": "1"}), "placed['7'] is not a list of attachment ids"),
+    (state(placed={"7": [1]}), "placed['7'] is not a list of attachment ids"),
+    (state(failed={"7": {"attempts": -1}}), "failed['7'] has no count of attempts"),
+    (state(failed={"7": {"attempts": True}}), "failed['7'] has no count of attempts"),
+    (state(failed={"7": {"attempts": "1"}}), "failed['7'] has no count of attempts"),
+    (state(failed={"7": {}}), "failed['7'] has no count of attempts"),
+    (state(failed={"7": 3}), "failed['7'] has no count of attempts"),
+    (
+        state(received={"7": ["x" * 256]}),
+        f"received['7'] lists the file {'x' * 256!r}: not a plain file name inside the directory",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "problem"), BAD_STATES, ids=[p[:60] for _, p in BAD_STATES])
+def test_damaged_state_file_is_refused_naming_the_key(
+    tmp_path: Path, data: Any, problem: str
+) -> None:
+    write_state(tmp_path, data)
+    with pytest.raises(RingFaxError) as info:
+        Inbox(Scripted(), tmp_path).received_ids()
+    message = str(info.value)
+    assert f"is not a ringfax inbox state file: {problem}; move it away" in message
+
+
+GOOD_STATES = [
+    state(),
+    state(syncToken=None, server=None),
+    state(pending=_DROP, placed=_DROP, failed=_DROP),
+    state(received={"7": ["7-a.pdf", "7-b.pdf"]}),  # a list of files, no creation time
+    state(received={"7": {"files": ["7-a.pdf"], "created": None}}),
+    state(received={"7": {"files": ["x" * 255]}}),
+    state(received={"7": {}}),  # no files listed
+    state(pending={"7": {"1": "7-a.pdf"}}, placed={"7": ["1"]}, failed={"7": {"attempts": 0}}),
+]
+
+
+@pytest.mark.parametrize("data", GOOD_STATES)
+def test_valid_state_files_are_read(tmp_path: Path, data: dict[str, Any]) -> None:
+    write_state(tmp_path, data)
+    assert Inbox(Scripted(), tmp_path).received_ids() == list(data["received"])
+
+
+# --------------------------------------------------------------------------- sync token
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        BadRequest(400, "Parameter is invalid", errors=(ErrorDetail("CMN-101", "x", "syncToken"),)),
+        BadRequest(400, "bad", errors=(ErrorDetail("CMN-101", "x", "SYNCTOKEN"),)),
+        BadRequest(400, "Invalid syncToken value", errors=(ErrorDetail("CMN-101", "x", None),)),
+    ],
+)
+def test_refused_token_falls_back_to_a_full_sync(tmp_path: Path, refusal: Exception) -> None:
+    write_state(tmp_path, state())
+    client = Scripted(refuse=refusal)
+    box = Inbox(client, tmp_path)
+    assert box.sync() == []
+    assert client.syncs == ["token-1", None] and box.last_full
+    assert json.loads((tmp_path / STATE).read_text())["syncToken"] == "token-2"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        BadRequest(400, "Parameter is invalid", errors=(ErrorDetail("CMN-101", "x", "dateFrom"),)),
+        ServerError(500, "syncToken store unavailable"),
+    ],
+)
+def test_other_sync_errors_are_not_taken_for_a_refused_token(
+    tmp_path: Path, error: Exception
+) -> None:
+    write_state(tmp_path, state())
+    client = Scripted(refuse=error)
+    with pytest.raises(type(error)):
+        Inbox(client, tmp_path).sync()
+    assert client.syncs == ["token-1"]
+    assert json.loads((tmp_path / STATE).read_text())["syncToken"] == "token-1"
+
+
+def test_token_of_another_server_is_not_used(tmp_path: Path) -> None:
+    write_state(tmp_path, state(server="https://other.test"))
+    client = Scripted()
+    Inbox(client, tmp_path).sync()
+    assert client.syncs == [None]
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_failed_fax_is_counted_per_attempt_and_its_error_kept(tmp_path: Path) -> None:
+    client = Scripted(records=(fax("101"),), fail=RingFaxError("e" * 1500))
+    box = Inbox(client, tmp_path)
+    for attempt in (1, 2):
+        assert box.sync() == []
+        assert box.failures == {"101": "e" * 1500}
+        saved = json.loads((tmp_path / STATE).read_text())
+        entry = saved["failed"]["101"]
+        assert entry["attempts"] == attempt and entry["error"] == "e" * 1000
+        assert entry["last"].endswith("+00:00") and "T" in entry["last"]
+        assert list(saved["pending"]) == ["101"]
+    client.fail = None
+    (got,) = box.sync()
+    assert [p.name for p in got.files] == ["101-1.pdf"]
+    saved = json.loads((tmp_path / STATE).read_text())
+    assert saved["failed"] == {} and saved["pending"] == {} and box.failures == {}
+
+
+def test_failure_without_a_message_is_named_by_its_type(tmp_path: Path) -> None:
+    client = Scripted(records=(fax("102"),), fail=OSError())
+    box = Inbox(client, tmp_path)
+    assert box.sync() == []
+    assert box.failures == {"102": "OSError"}
+
+
+def test_one_failing_fax_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    class FailOne(Scripted):
+        def download(self, message_id: Any, attachment_id: Any, path: Any, **kw: Any) -> Path:
+            if str(message_id) == "201":
+                raise RingFaxError("broken document")
+            return super().download(message_id, attachment_id, path, **kw)
+
+    client = FailOne(records=(fax("201"), fax("202", "1", "2")))
+    box = Inbox(client, tmp_path)
+    (got,) = box.sync()
+    assert got.message.id == "202"
+    assert [p.name for p in got.files] == ["202-1.pdf", "202-2.pdf"]
+    assert [p.read_bytes() for p in got.files] == [b"%PDF-1.4 1", b"%PDF-1.4 2"]
+    assert box.failures == {"201": "broken document"}
+    assert box.received_ids() == ["202"]
