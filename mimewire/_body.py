@@ -4,7 +4,8 @@ A :class:`MultipartBody` is laid out once, at construction, by the sans-I/O plan
 (:func:`mimewire._plan.plan`: framing, header blocks, exact Content-Length, boundary choice).
 Iterating it then only streams the planned segments:
 
-* framing and in-memory bodies are ready-made bytes (small ones joined into ~64 KiB chunks);
+* framing and in-memory bodies are ready-made bytes (bodies under 4 KiB joined with their
+  framing into ~64 KiB chunks);
 * larger in-memory bodies, file reads and the chunks an iterable yields are passed through as
   they are -- never copied, never joined -- with the framing as separate small chunks;
 * only parts declaring ``base64``, ``quoted-printable`` or ``7bit`` go through a codec.
@@ -82,7 +83,7 @@ class MultipartBody(NestedBody):
     Iterating again yields the same bytes (files re-read from their start); a body with a
     one-shot source raises :class:`UsageError` on the second iteration, before any byte.
     ``on_progress(sent, total)`` is called with 0 first and after each chunk is handed out.
-    Small in-memory parts are joined with their framing into ~64 KiB chunks, cached for the
+    In-memory parts under 4 KiB are joined with their framing into ~64 KiB chunks, cached for the
     lifetime of the body (so their bytes are held twice); large payload is never joined.
 
     The layout (framing, joins, exact length, boundary choice) is made once, at

@@ -9,12 +9,13 @@ known byte (a collision: a generated boundary is then drawn again).
 
 Layout rules, chosen for speed:
 
-* in-memory bodies smaller than :data:`JOIN_LIMIT` are joined with the framing around them
-  into segments of about ``JOIN_LIMIT`` bytes;
-* larger in-memory bodies, and every slot, are segments of their own -- a large payload is
-  never copied or joined;
-* runs of plain form fields (``Part.field(name, str)``) are rendered as one text and encoded
-  in one go (:func:`_render_fields`), from the same templates as :func:`form_data_head`.
+* in-memory bodies smaller than :data:`PASS_THROUGH` are joined with the framing around
+  them into segments of about ``JOIN_LIMIT`` bytes;
+* larger in-memory bodies, and every slot, are segments of their own -- never copied or
+  joined (a copy into fresh memory costs more than handing out one more chunk);
+* runs of plain form fields (``Part.field(name, str)``) are rendered in blobs of about
+  :data:`FIELD_BLOB` bytes (:func:`_render_fields`), from the same templates as
+  :func:`form_data_head`.
 """
 
 from __future__ import annotations
@@ -36,10 +37,24 @@ from ._render import (
     part_head,
 )
 
-__all__ = ["JOIN_LIMIT", "Plan", "Slot", "content_length", "plan", "scan", "where"]
+__all__ = [
+    "FIELD_BLOB",
+    "JOIN_LIMIT",
+    "PASS_THROUGH",
+    "Plan",
+    "Slot",
+    "content_length",
+    "plan",
+    "scan",
+    "where",
+]
 
 JOIN_LIMIT = 65536
-"""In-memory bodies below this size are joined with their framing into one segment."""
+"""Joined segments (framing plus small in-memory bodies) are cut at about this size."""
+
+PASS_THROUGH = 4096
+"""In-memory bodies of this size or more are segments of their own (the caller's bytes object
+itself): joining copies them, and copying into fresh memory runs at ~1.2 GB/s."""
 
 FIELD_BLOB = JOIN_LIMIT - JOIN_LIMIT // 8
 """Runs of plain fields are rendered in blobs of about this many bytes: small enough to stay
@@ -282,7 +297,7 @@ class _Layout:
                         )
                         append(head_bytes)
                         pending_size += len(head_bytes)
-                    if len(wire) < JOIN_LIMIT:
+                    if len(wire) < PASS_THROUGH:
                         append(wire)
                         pending_size += len(wire)
                         if pending_size >= JOIN_LIMIT:

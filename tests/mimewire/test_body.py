@@ -947,3 +947,15 @@ def test_field_on_part_and_on_a_subclass() -> None:
     )
     with pytest.raises(UsageError, match="name must be a str"):
         Part.field(b"a", "1")  # type: ignore[arg-type]
+
+
+def test_in_memory_bodies_from_pass_through_size_are_not_copied() -> None:
+    """A bytes body of PASS_THROUGH bytes or more is handed out as the caller's object;
+    smaller ones are joined with the framing around them."""
+    at = b"A" * plan_mod.PASS_THROUGH
+    below = b"B" * (plan_mod.PASS_THROUGH - 1)
+    parts = [Part(at, name="at", filename="a.bin"), Part(below, name="below", filename="b.bin")]
+    chunks = list(MultipartBody([*parts, Part.field("f", "v")], boundary="b"))
+    assert any(c is at for c in chunks)
+    assert not any(c is below for c in chunks)
+    assert any(below in c and len(c) > len(below) for c in chunks)
