@@ -91,6 +91,7 @@ class Emulator:
         self._data_dir: Path | None = None
         self._server: EmulatorServer | None = None
         self._store: Store | None = None
+        self._services: Services | None = None
         self._lock = threading.Lock()
 
     @property
@@ -145,8 +146,10 @@ class Emulator:
             else:
                 self._data_dir = Path(tempfile.mkdtemp(prefix="ringfax-emulator-"))
             self._store = Store(self._data_dir)
-            services = Services.create(self.config, self._store, self.clock)
-            return EmulatorServer(httpd, Api(services))
+            self._services = Services.create(self.config, self._store, self.clock)
+            server = EmulatorServer(httpd, Api(self._services))
+            self._services.push.start(server.url)
+            return server
         except BaseException:
             httpd.server_close()
             self._close()
@@ -193,6 +196,9 @@ class Emulator:
             self._close()
 
     def _close(self) -> None:
+        if self._services is not None:
+            self._services.push.stop()
+            self._services = None
         if self._server is not None:
             self._server.httpd.server_close()
             self._server.httpd.close_connections()
@@ -252,4 +258,13 @@ class Emulator:
                 documents=documents,
                 subject=subject,
             )
+            services.push.fax_changed("new", row)
             return services.faxes.render(row, server.url, store_style=True)
+
+    def drop_websockets(self) -> None:
+        """Cut every WebSocket gateway connection without a closing handshake, as a gateway
+        restart would; sessions stay recoverable with their ``wsc`` token (tests)."""
+        with self._lock:
+            if self._services is None:
+                raise RuntimeError("the emulator is not running")
+            self._services.push.gateway.drop_connections()

@@ -19,6 +19,7 @@ from ._exchange import ApiRequest, ApiResponse, error_response
 from ._files import StorageFull, is_storage_full
 from ._httpd import BadRequestBody
 from ._messages_api import API, MAX_FORM, MessageHandlers
+from ._push_api import PushHandlers
 from ._ratelimit import Decision
 from ._services import Services
 
@@ -27,6 +28,7 @@ __all__ = ["API", "INBOUND_PATH", "Api", "ApiRequest", "ApiResponse"]
 log = logging.getLogger("ringfax.emulator")
 
 INBOUND_PATH = "/emulator/v1/inbound-fax"
+SUBSCRIPTIONS = f"{API}/subscription"
 _EXT = re.compile(r"^/restapi/v1\.0/account/([^/]+)/extension/([^/]+)(/.*)$")
 
 
@@ -64,7 +66,7 @@ class Api:
         return response
 
 
-class _Exchange(MessageHandlers):
+class _Exchange(MessageHandlers, PushHandlers):
     """One request being answered: routing, auth and rate limits."""
 
     def route(self) -> ApiResponse:
@@ -77,6 +79,15 @@ class _Exchange(MessageHandlers):
         if path == INBOUND_PATH:
             self._only(method, "POST")
             return self._inject_inbound()
+        if path == "/restapi/oauth/wstoken":
+            self._only(method, "POST")
+            self._api_auth("Auth")
+            return self._wstoken()
+        if path == SUBSCRIPTIONS or path.startswith(SUBSCRIPTIONS + "/"):
+            group, handler, allowed = self._subscription_route(path, method)
+            self._api_auth(group)
+            self._only(method, allowed)
+            return handler()
         if path == f"{API}/dictionary/fax-cover-page":
             self._api_auth("Light")
             self._only(method, "GET")
@@ -118,6 +129,26 @@ class _Exchange(MessageHandlers):
             return "Medium", lambda: self._content(ident, att), "GET"
         return None
 
+    def _subscription_route(
+        self, path: str, method: str
+    ) -> tuple[str, Callable[[], ApiResponse], str]:
+        """``(rate-limit group, handler, allowed method)`` under ``/subscription``."""
+        if path == SUBSCRIPTIONS:
+            if method == "POST":
+                return "Medium", self._create_subscription, "POST"
+            return "Light", self._list_subscriptions, "GET"
+        rest = path[len(SUBSCRIPTIONS) + 1 :]
+        sub_id, _, action = rest.partition("/")
+        if action == "renew":
+            return "Light", lambda: self._renew_subscription(sub_id), "POST"
+        if action:
+            raise ApiError(404, "AGW-404", "Resource not found")
+        if method == "PUT":
+            return "Medium", lambda: self._update_subscription(sub_id), "PUT"
+        if method == "DELETE":
+            return "Medium", lambda: self._delete_subscription(sub_id), "DELETE"
+        return "Light", lambda: self._get_subscription(sub_id), "GET"
+
     @staticmethod
     def _only(method: str, allowed: str) -> None:
         if method != allowed:
@@ -137,6 +168,7 @@ class _Exchange(MessageHandlers):
             unauth = Decision(True, group, limit.limit, limit.limit, limit.window)
             self.extra_headers.update(unauth.headers())
         token = server.auth.check_bearer(self.header("authorization"), self._q("access_token"))
+        self.owner = token.client_id
         self._rate_limit(f"{token.client_id}:{server.config.extension_id}", group)
 
     def _rate_limit(self, key: str, group: str) -> None:

@@ -107,6 +107,18 @@ class EmulatorConfig:
         and queued (128; beyond: 503 + ``Retry-After``); ``idle_timeout`` for a request's
         first byte (30), ``header_timeout`` for the rest of its head (15), ``body_timeout``
         per body read / response write (60).
+    Push notifications (``docs/push.md``; real seconds unless marked "emulator clock"):
+        ``webhook_allowed_networks`` (the only addresses WebHooks are ever sent to;
+        loopback), ``webhook_handshake_timeout`` (3), ``webhook_delivery_timeout`` (10),
+        ``webhook_retry_delay`` (first retry after 1 s, doubling up to 60 s),
+        ``webhook_blacklist_after`` (consecutive failed attempts, 10),
+        ``webhook_queue_size`` (pending deliveries, 1000), ``max_subscriptions`` (30),
+        ``ws_host``/``ws_port`` (WebSocket gateway, 127.0.0.1, 0 = any free port),
+        ``ws_token_ttl`` (emulator clock, 30), ``ws_ping_interval`` (20),
+        ``ws_ping_timeout`` (10), ``ws_idle_timeout`` (emulator clock, 1800),
+        ``ws_absolute_timeout`` (emulator clock, 86400), ``ws_recovery_timeout``
+        (emulator clock, 180), ``ws_recovery_buffer`` (100), ``push_poll_interval`` (how
+        often timers and status changes are checked, 0.25).
     """
 
     client_id: str = "emulator-client-id"
@@ -137,9 +149,46 @@ class EmulatorConfig:
     idle_timeout: float = 30.0
     header_timeout: float = 15.0
     body_timeout: float = 60.0
+    webhook_allowed_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    webhook_handshake_timeout: float = 3.0
+    webhook_delivery_timeout: float = 10.0
+    webhook_retry_delay: float = 1.0
+    webhook_blacklist_after: int = 10
+    webhook_queue_size: int = 1000
+    max_subscriptions: int = 30
+    ws_host: str = "127.0.0.1"
+    ws_port: int = 0
+    ws_token_ttl: float = 30.0
+    ws_ping_interval: float = 20.0
+    ws_ping_timeout: float = 10.0
+    ws_idle_timeout: float = 1800.0
+    ws_absolute_timeout: float = 86400.0
+    ws_recovery_timeout: float = 180.0
+    ws_recovery_buffer: int = 100
+    push_poll_interval: float = 0.25
 
     def __post_init__(self) -> None:
-        for name in ("max_connections", "idle_timeout", "header_timeout", "body_timeout"):
+        positive = (
+            "max_connections",
+            "idle_timeout",
+            "header_timeout",
+            "body_timeout",
+            "webhook_handshake_timeout",
+            "webhook_delivery_timeout",
+            "webhook_retry_delay",
+            "webhook_blacklist_after",
+            "webhook_queue_size",
+            "max_subscriptions",
+            "ws_token_ttl",
+            "ws_ping_interval",
+            "ws_ping_timeout",
+            "ws_idle_timeout",
+            "ws_absolute_timeout",
+            "ws_recovery_timeout",
+            "ws_recovery_buffer",
+            "push_poll_interval",
+        )
+        for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"EmulatorConfig.{name} must be a positive number, not {value!r}")

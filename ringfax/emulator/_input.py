@@ -7,8 +7,8 @@
   fields only when it is a plain text encoding (:data:`TEXT_CHARSETS`); ``punycode`` (whose
   decoder is quadratic: 200 KB took 1.5 s), ``rot13``, ``base64_codec`` and friends are not.
 * Ids: message, attachment and original-message ids are SQLite INTEGERs (signed 64 bit). A
-  numeric id above 2**63-1 is a 400 ``CMN-101`` naming the parameter (it used to reach
-  SQLite and come back as a 500 ``OverflowError``); only ASCII digits count as numeric
+  numeric id above 2**63-1 is a 400 ``CMN-101`` naming the parameter (never a 500 from
+  SQLite's ``OverflowError``); only ASCII digits count as numeric
   (``int()`` would also take ``"١٢"``, ``"1_0"`` or ``" 7 "``).
 """
 

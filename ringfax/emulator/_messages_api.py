@@ -47,6 +47,7 @@ class MessageHandlers(Exchange):
                 parameter_name="Content-Type",
                 parameter_value=content_type,
             )
+        self.svc.push.fax_changed("new", row)
         return self._json(200, faxes.render(row, self._base, store_style=False))
 
     def _get_message(self, ident: str) -> ApiResponse:
@@ -107,6 +108,7 @@ class MessageHandlers(Exchange):
         purge = (self._q("purge") or "").lower() == "true"
         if faxes.store.delete_fax(row.id, purge=purge, now=faxes.clock.now()) is None:
             raise cmn102("messageId", ident)  # purged meanwhile
+        self.svc.push.fax_changed("updated", row)
         return self._send(204)
 
     def _update_message(self, ident: str) -> ApiResponse:
@@ -127,6 +129,7 @@ class MessageHandlers(Exchange):
         if not faxes.store.update_fax(row.id, read_status=read, restore=restore, now=now):
             raise cmn102("messageId", ident)  # purged meanwhile
         row = faxes.get(ident)
+        self.svc.push.fax_changed("updated", row)
         return self._json(200, faxes.render(row, self._base, store_style=True))
 
     def _content(self, ident: str, att_ident: str) -> ApiResponse:
@@ -252,6 +255,7 @@ class MessageHandlers(Exchange):
     def _inject_inbound(self) -> ApiResponse:
         content_type = self.header("content-type") or ""
         row = self.svc.inbound.inject_multipart(self.body, content_type)
+        self.svc.push.fax_changed("new", row)
         return self._json(200, self.svc.faxes.render(row, self._base, store_style=True))
 
     def _cover_pages(self) -> ApiResponse:

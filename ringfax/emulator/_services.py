@@ -9,6 +9,7 @@ from ._clock import Clock
 from ._config import EmulatorConfig
 from ._faxes import FaxService
 from ._inbound import InboundFaxes
+from ._push import PushService
 from ._ratelimit import RateLimiter
 from ._store import Store
 from ._sync import SyncService
@@ -29,6 +30,7 @@ class Services:
     inbound: InboundFaxes
     sync: SyncService
     limiter: RateLimiter
+    push: PushService
 
     @classmethod
     def create(cls, config: EmulatorConfig, store: Store, clock: Clock) -> Services:
@@ -42,4 +44,5 @@ class Services:
             inbound=InboundFaxes(faxes),
             sync=SyncService(faxes),
             limiter=RateLimiter(config.rate_limits, clock, enabled=config.rate_limiting),
+            push=PushService(config, store, clock, faxes),
         )

@@ -23,6 +23,7 @@ faxes count as changed at sequence 0).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -106,6 +107,11 @@ class Store:
         db.execute("CREATE INDEX IF NOT EXISTS recipients_delivered ON recipients (delivered_at)")
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction on the store's database, for the emulator's other tables
+        (subscriptions); a full disk raises :class:`StorageFull` (rolled back)."""
+        return self._tx()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
