@@ -263,3 +263,133 @@ def test_one_failing_fax_does_not_hold_up_the_others(tmp_path: Path) -> None:
     assert [p.read_bytes() for p in got.files] == [b"%PDF-1.4 1", b"%PDF-1.4 2"]
     assert box.failures == {"201": "broken document"}
     assert box.received_ids() == ["202"]
+
+
+# --------------------------------------------------------------------------- placing documents
+
+
+class Watching(Scripted):
+    """Records each download (where it went, with which flags, what the saved state said at
+    that moment) and can run ``during`` inside the download."""
+
+    def __init__(self, box: Path, *, during: Any = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.box = box
+        self.during = during
+        self.seen: list[tuple[Path, dict[str, Any], Any]] = []
+        self.marked: list[str] = []
+
+    def download(self, message_id: Any, attachment_id: Any, path: Any, **kw: Any) -> Path:
+        saved = json.loads((self.box / STATE).read_text())
+        self.seen.append((Path(path), kw, saved))
+        if self.during is not None:
+            self.during(str(message_id), str(attachment_id))
+        return super().download(message_id, attachment_id, path, **kw)
+
+    def mark_read(self, message_id: Any) -> None:
+        self.marked.append(str(message_id))
+
+
+def test_documents_are_downloaded_inside_the_directory_then_the_scratch_is_gone(
+    tmp_path: Path,
+) -> None:
+    client = Watching(tmp_path, records=(fax("101", "1", "2"),))
+    (got,) = Inbox(client, tmp_path).sync()
+    assert [p.name for p in got.files] == ["101-1.pdf", "101-2.pdf"]
+    for path, kw, _ in client.seen:
+        assert kw == {"overwrite": False}
+        assert path.parent.parent == tmp_path and path.parent.name.startswith(".ringfax-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [STATE, ".ringfax-inbox.lock", "101-1.pdf", "101-2.pdf"]
+    )
+    assert repr(Inbox(client, tmp_path)) == f"Inbox({str(tmp_path)!r})"
+
+
+def test_state_is_saved_before_each_download(tmp_path: Path) -> None:
+    client = Watching(tmp_path, records=(fax("101", "1", "2"), fax("102")))
+    Inbox(client, tmp_path).sync()
+    (_, _, first), (_, _, second), (_, _, third) = client.seen
+    assert first["pending"] == {"101": {"1": "101-1.pdf", "2": "101-2.pdf"}}
+    assert second["placed"] == {"101": ["1"]}  # the first document is recorded as placed
+    assert list(third["received"]) == ["101"]
+    assert third["received"]["101"]["files"] == ["101-1.pdf", "101-2.pdf"]
+    assert third["pending"] == {"102": {"1": "102-1.pdf"}}
+
+
+def test_a_name_taken_during_the_download_gives_the_next_free_name(tmp_path: Path) -> None:
+    def squat(message_id: str, attachment_id: str) -> None:
+        (tmp_path / f"{message_id}-{attachment_id}.pdf").write_bytes(b"someone else's")
+        (tmp_path / f"{message_id}-{attachment_id}-2.pdf").write_bytes(b"and this one")
+
+    client = Watching(tmp_path, records=(fax("101"),), during=squat)
+    (got,) = Inbox(client, tmp_path).sync()
+    assert [p.name for p in got.files] == ["101-1-3.pdf"]
+    assert (tmp_path / "101-1.pdf").read_bytes() == b"someone else's"
+    saved = json.loads((tmp_path / STATE).read_text())
+    assert saved["received"]["101"]["files"] == ["101-1-3.pdf"]
+
+
+def test_names_recorded_for_other_faxes_are_not_reused(tmp_path: Path) -> None:
+    """Files of received faxes (list or object form) and pending reservations stay theirs,
+    even when the files themselves are gone from the directory."""
+    write_state(
+        tmp_path,
+        state(
+            received={"7": ["101-1.pdf"], "8": {"files": ["102-1.pdf"], "created": None}},
+            pending={"9": {"1": "103-1.pdf"}},
+            syncToken=None,
+        ),
+    )
+
+    class Three(Watching):
+        def get_fax(self, message_id: str | int) -> FaxMessage:
+            raise RingFaxError("fax 9 is elsewhere")
+
+    client = Three(tmp_path, records=(fax("101"), fax("102"), fax("103")))
+    got = Inbox(client, tmp_path).sync()
+    assert [p.name for f in got for p in f.files] == ["101-1-2.pdf", "102-1-2.pdf", "103-1-2.pdf"]
+
+
+def test_an_empty_or_partial_reservation_is_completed(tmp_path: Path) -> None:
+    write_state(tmp_path, state(pending={"101": {}, "102": {"1": "102-1.pdf"}}, syncToken=None))
+    client = Watching(tmp_path, records=(fax("101"), fax("102", "1", "2")))
+    got = Inbox(client, tmp_path).sync()
+    assert [[p.name for p in f.files] for f in got] == [["101-1.pdf"], ["102-1.pdf", "102-2.pdf"]]
+
+
+def test_a_placed_document_whose_file_is_gone_is_fetched_again(tmp_path: Path) -> None:
+    (tmp_path / "101-1.pdf").write_bytes(b"%PDF-1.4 1")
+    write_state(
+        tmp_path,
+        state(
+            pending={"101": {"1": "101-1.pdf", "2": "101-2.pdf"}},
+            placed={"101": ["1", "2"]},  # the file of document 2 was removed since
+            syncToken=None,
+        ),
+    )
+    client = Watching(tmp_path, records=(fax("101", "1", "2"),))
+    (got,) = Inbox(client, tmp_path).sync()
+    assert [path.name for path, _, _ in client.seen] == ["document"]  # only document 2
+    assert [p.read_bytes() for p in got.files] == [b"%PDF-1.4 1", b"%PDF-1.4 2"]
+
+
+@pytest.mark.parametrize(
+    ("mark_read", "status", "marked"),
+    [(False, "Unread", []), (True, "Unread", ["101"]), (True, "Read", [])],
+)
+def test_mark_read_only_when_asked_and_not_yet_read(
+    tmp_path: Path, mark_read: bool, status: str, marked: list[str]
+) -> None:
+    message = FaxMessage.from_json({**fax("101").raw, "readStatus": status})
+    client = Watching(tmp_path, records=(message,))
+    Inbox(client, tmp_path, mark_read=mark_read).sync()
+    assert client.marked == marked
+
+
+def test_fax_without_a_creation_time_is_received(tmp_path: Path) -> None:
+    raw = {k: v for k, v in fax("101").raw.items() if k != "creationTime"}
+    client = Watching(tmp_path, records=(FaxMessage.from_json(raw),))
+    assert len(Inbox(client, tmp_path).sync()) == 1
+    saved = json.loads((tmp_path / STATE).read_text())
+    assert saved["received"]["101"] == {"files": ["101-1.pdf"], "created": None}
+    assert Inbox(client, tmp_path).sync() == []  # and not received twice
