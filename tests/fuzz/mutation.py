@@ -84,22 +84,30 @@ def _head() -> str:
     ).stdout.strip()
 
 
-def _scratch(module: str, work: Path, commit: str) -> Path:
-    """A copy of the project at ``commit`` (production code and tests alike)."""
+def _scratch(module: str, work: Path, commit: str, resume: bool) -> Path:
+    """A copy of the project at ``commit`` (production code and tests alike). With
+    ``resume``, an earlier copy of the same commit is kept, and mutmut carries on where it
+    stopped (verdicts already reached are kept)."""
     target = work / module.replace("/", "_")
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", commit],
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    stamp = target / ".mutation-commit"
+    if not (resume and stamp.is_file() and stamp.read_text() == commit):
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", commit],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        stamp.write_text(commit)
     tests = [t for t in SELECTIONS[module] if (target / t).exists()]
     (target / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths =\n    mimewire\n    ringfax\n"
         f"only_mutate = {module}\n"
+        # a wall-clock timeout of 6x the tests' time (mutmut's default is 15x): the loop
+        # mutants that never end are most of the timeouts, and they cost the full timeout
+        "timeout_multiplier = 6\n"
         "also_copy =\n    docs\n    README.md\n"  # tests read documented facts from docs/
         "pytest_add_cli_args =\n"  # one argument per line: mutmut passes each line as one
         + "".join(f"    {a}\n" for a in ("-p", "no:randomly", "-p", "no:cacheprovider"))
@@ -109,8 +117,8 @@ def _scratch(module: str, work: Path, commit: str) -> Path:
     return target
 
 
-def _run(module: str, work: Path, children: int, commit: str) -> dict[str, object]:
-    where = _scratch(module, work, commit)
+def _run(module: str, work: Path, children: int, commit: str, resume: bool) -> dict[str, object]:
+    where = _scratch(module, work, commit, resume)
     env = {**os.environ, "HYPOTHESIS_PROFILE": "ci"}
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     with open(where / "run.log", "wb") as log:
@@ -143,13 +151,19 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "mimewire-mutation"
     )
     parser.add_argument("--children", type=int, default=1, help="parallel mutant runs")
+    parser.add_argument(
+        "--commit", help="score this commit instead of HEAD (e.g. to resume an earlier run)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="keep a scratch copy of the same commit"
+    )
     args = parser.parse_args(argv)
     print(f"scratch copies under {args.workdir}")
     print("| module | commit | mutants | killed | timeout | survived | no tests |")
     print("|---|---|---|---|---|---|---|")
     for module in args.module or list(SELECTIONS):
-        commit = _head()  # each module is scored against the commit it was copied from
-        s = _run(module, args.workdir, args.children, commit)
+        commit = args.commit or _head()  # each module is scored at the commit it was copied from
+        s = _run(module, args.workdir, args.children, commit, args.resume)
         print(
             f"| {module} | {commit[:9]} | {s['total']} | {s['killed']} | {s['timeout']} "
             f"| {s['survived']} | {s['no_tests']} |",
