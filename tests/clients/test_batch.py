@@ -198,6 +198,7 @@ def test_build_batch_bytes() -> None:
         ("Content-ID", "<fetch-1@x>"),
     )
     assert parts[0].read() == b"GET /tasks/v1/lists/L1/tasks/t1?fields=id HTTP/1.1\r\n\r\n"
+    assert parts[1].parts is not None
     (inner,) = parts[1].parts
     assert inner.content_id == "1"
     assert inner.read() == (

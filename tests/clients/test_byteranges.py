@@ -199,7 +199,7 @@ def test_built_ranges_reassemble(spans: list[tuple[int, int]], star: bool, chunk
         parse_stream([wire[i : i + chunk] for i in range(0, len(wire), chunk)], body.content_type),
         out,
     )
-    covered = set()
+    covered: set[int] = set()
     for first, last in spans:
         covered.update(range(first, last + 1))
     got = out.getvalue()
