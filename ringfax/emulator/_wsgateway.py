@@ -105,6 +105,7 @@ class WebSocketGateway:
             process_request=self._check_request,
             ping_interval=cfg.ws_ping_interval,
             ping_timeout=cfg.ws_ping_timeout,
+            close_timeout=cfg.ws_ping_timeout,
             max_size=MAX_MESSAGE,
             server_header="ringfax-emulator",
         )

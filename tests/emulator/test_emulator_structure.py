@@ -17,7 +17,7 @@ from ringfax.emulator._services import Services
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ringfax" / "emulator"
 MAX_LINES = 600
-SOCKET_FREE = ("_api", "_exchange", "_messages_api", "_services")
+SOCKET_FREE = ("_api", "_exchange", "_messages_api", "_push_api", "_subscriptions")
 NETWORK_MODULES = {"socket", "socketserver", "http.server", "ssl", "selectors", "asyncio"}
 
 
