@@ -7,13 +7,20 @@ not know it). The ``bytes */complete`` form belongs to a 416 answer, never to a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._errors import MalformedInput, UsageError
 
-__all__ = ["ContentRange", "RangedPart", "RangesWritten", "parse_content_range", "write_ranges"]
+__all__ = [
+    "ContentRange",
+    "RangedPart",
+    "RangesWritten",
+    "awrite_ranges",
+    "parse_content_range",
+    "write_ranges",
+]
 
 # Positions beyond 18 digits (~1 EB) are no real resource: refused before int() runs.
 MAX_RANGE_DIGITS = 18
@@ -22,15 +29,25 @@ ContentRange = tuple[int, int, "int | None"]
 """``(first, last, complete)``: inclusive byte positions; ``complete`` is ``None`` for ``*``."""
 
 
-class RangedPart(Protocol):
-    """A decoded part of a multipart/byteranges body: headers, position, body chunks."""
+class HasRange(Protocol):
+    """A decoded part: its headers and position."""
 
     index: int
     offset: int | None
 
     def header(self, name: str, default: str | None = None) -> str | None: ...
 
+
+class RangedPart(HasRange, Protocol):
+    """A decoded part of a multipart/byteranges body whose chunks are iterated."""
+
     def __iter__(self) -> Iterator[bytes]: ...
+
+
+class AsyncRangedPart(HasRange, Protocol):
+    """An async decoded part (:class:`~mimewire.AsyncStreamedPart`)."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
 
 
 def _position(text: str, what: str, value: str, part: int | None, offset: int | None) -> int:
@@ -94,7 +111,7 @@ def parse_content_range(
     return first, last, complete
 
 
-def part_range(part: RangedPart) -> ContentRange:
+def part_range(part: HasRange) -> ContentRange:
     """The parsed Content-Range of a decoded part; a part without one is MalformedInput."""
     value = part.header("Content-Range")
     if value is None:
@@ -154,6 +171,72 @@ def _check_overlap(
             )
 
 
+class _RangeWriter:
+    """The checks and writes of :func:`write_ranges`, one part and one chunk at a time."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+        self.written: list[tuple[int, int, int]] = []
+        self.complete: int | None = None
+        self.declared = False
+        self.part: HasRange | None = None
+        self.first = self.last = self.at = 0
+
+    def begin(self, part: HasRange) -> None:
+        first, last, total = part_range(part)
+        if total is not None:
+            if self.declared and self.complete != total:
+                raise MalformedInput(
+                    f"Content-Range complete length {total} differs from {self.complete}"
+                    " declared by an earlier part",
+                    offset=part.offset,
+                    part=part.index,
+                )
+            self.complete, self.declared = total, True
+        complete = self.complete
+        if complete is not None:
+            beyond = [(la, i) for _, la, i in self.written if la >= complete]
+            end, culprit = max([*beyond, (last, part.index)])
+            if end >= complete:
+                raise MalformedInput(
+                    f"byte {end} is past the complete length {complete} the parts declare",
+                    offset=part.offset if culprit == part.index else None,
+                    part=culprit,
+                )
+        self.part, self.first, self.last, self.at = part, first, last, first
+
+    def write(self, data: bytes) -> None:
+        part, at, first, last = self.part, self.at, self.first, self.last
+        assert part is not None
+        chunk = bytes(data)
+        if at + len(chunk) > last + 1:
+            raise MalformedInput(
+                f"body is longer than its Content-Range {first}-{last} ({last - first + 1} bytes)",
+                offset=part.offset,
+                part=part.index,
+            )
+        if self.written:
+            _check_overlap(self.file, at, chunk, self.written, part.index)
+        self.file.seek(at)
+        self.file.write(chunk)
+        self.at = at + len(chunk)
+
+    def end(self) -> None:
+        part, first, last = self.part, self.first, self.last
+        assert part is not None
+        if self.at != last + 1:
+            raise MalformedInput(
+                f"body has {self.at - first} bytes, its Content-Range {first}-{last} says"
+                f" {last - first + 1}",
+                offset=part.offset,
+                part=part.index,
+            )
+        self.written.append((first, last, part.index))
+
+    def result(self) -> RangesWritten:
+        return RangesWritten(_merge([(f, la) for f, la, _ in self.written]), self.complete)
+
+
 def write_ranges(parts: Iterable[RangedPart], file: Any) -> RangesWritten:
     """Write each part's body at its Content-Range position in ``file`` (a binary file
     opened ``'r+b'`` or ``'w+b'``: seekable, and readable when ranges overlap).
@@ -161,53 +244,26 @@ def write_ranges(parts: Iterable[RangedPart], file: Any) -> RangesWritten:
     Parts come from :func:`~mimewire.parse_stream` or :func:`~mimewire.parse`; their bodies
     are streamed chunk by chunk. Refused with :class:`MalformedInput` naming the part: a part
     without a valid Content-Range, a body longer or shorter than its range, parts declaring
-    different complete lengths, and overlapping ranges whose bytes differ. The file is not
-    truncated: call ``file.truncate(result.complete)`` when that is wanted.
+    different complete lengths, a range past the declared complete length, and overlapping
+    ranges whose bytes differ. The file is not truncated: call
+    ``file.truncate(result.complete)`` when that is wanted.
     """
-    written: list[tuple[int, int, int]] = []
-    complete: int | None = None
-    declared = False
+    writer = _RangeWriter(file)
     for part in parts:
-        first, last, total = part_range(part)
-        if total is not None:
-            if declared and complete != total:
-                raise MalformedInput(
-                    f"Content-Range complete length {total} differs from {complete} declared"
-                    " by an earlier part",
-                    offset=part.offset,
-                    part=part.index,
-                )
-            complete, declared = total, True
-        if complete is not None:
-            beyond = [(la, i) for _, la, i in written if la >= complete] + [(last, part.index)]
-            end, culprit = max(beyond)
-            if end >= complete:
-                raise MalformedInput(
-                    f"byte {end} is past the complete length {complete} the parts declare",
-                    offset=part.offset if culprit == part.index else None,
-                    part=culprit,
-                )
-        at = first
+        writer.begin(part)
         for data in part:
-            chunk = bytes(data)
-            if at + len(chunk) > last + 1:
-                raise MalformedInput(
-                    f"body is longer than its Content-Range {first}-{last}"
-                    f" ({last - first + 1} bytes)",
-                    offset=part.offset,
-                    part=part.index,
-                )
-            if written:
-                _check_overlap(file, at, chunk, written, part.index)
-            file.seek(at)
-            file.write(chunk)
-            at += len(chunk)
-        if at != last + 1:
-            raise MalformedInput(
-                f"body has {at - first} bytes, its Content-Range {first}-{last} says"
-                f" {last - first + 1}",
-                offset=part.offset,
-                part=part.index,
-            )
-        written.append((first, last, part.index))
-    return RangesWritten(_merge([(f, la) for f, la, _ in written]), complete)
+            writer.write(data)
+        writer.end()
+    return writer.result()
+
+
+async def awrite_ranges(parts: AsyncIterable[AsyncRangedPart], file: Any) -> RangesWritten:
+    """:func:`write_ranges` over :func:`~mimewire.aparse_stream` parts (the file writes
+    themselves are synchronous)."""
+    writer = _RangeWriter(file)
+    async for part in parts:
+        writer.begin(part)
+        async for data in part:
+            writer.write(data)
+        writer.end()
+    return writer.result()

@@ -2,13 +2,14 @@
 
 * Batch (Google APIs' ``/batch/...`` endpoints, OData ``$batch``): :func:`build_batch` makes a
   ``multipart/mixed`` body of ``application/http`` parts from :class:`BatchRequest` objects;
-  :func:`parse_batch_response` streams the answer as :class:`BatchResponse` objects.
+  :func:`parse_batch_response` (:func:`aparse_batch_response`) streams the answer as
+  :class:`BatchResponse` objects.
 * multipart/related (RFC 2387) and Content-ID (RFC 2392): :func:`make_content_id`,
   :func:`cid_href`, :func:`content_id_from_cid`, :func:`related_root`,
   :func:`find_by_content_id`; build with ``MultipartBody(..., subtype="related",
   params={"type": ..., "start": ...})``.
-* multipart/byteranges (RFC 9110 §14.6): :func:`parse_content_range`, :func:`write_ranges`;
-  decoded parts offer ``part.content_range``.
+* multipart/byteranges (RFC 9110 §14.6): :func:`parse_content_range`, :func:`write_ranges`
+  (:func:`awrite_ranges`); decoded parts offer ``part.content_range``.
 
 See docs/clients.md for the formats and how to decode answers of urllib3, requests, httpx and
 aiohttp with :func:`mimewire.parse_stream` / :func:`mimewire.aparse_stream`.
@@ -17,11 +18,17 @@ aiohttp with :func:`mimewire.parse_stream` / :func:`mimewire.aparse_stream`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ._body import MultipartBody, Part
-from ._byteranges import ContentRange, RangesWritten, parse_content_range, write_ranges
+from ._byteranges import (
+    ContentRange,
+    RangesWritten,
+    awrite_ranges,
+    parse_content_range,
+    write_ranges,
+)
 from ._decoder import Limits
 from ._errors import MalformedInput, UsageError
 from ._headers import check_header
@@ -35,7 +42,7 @@ from ._related import (
     normalize_content_id,
     related_root,
 )
-from ._stream import parse_stream
+from ._stream import aparse_stream, parse_stream
 
 __all__ = [
     "BatchHeaders",
@@ -43,6 +50,8 @@ __all__ = [
     "BatchResponse",
     "ContentRange",
     "RangesWritten",
+    "aparse_batch_response",
+    "awrite_ranges",
     "build_batch",
     "build_batch_response",
     "cid_href",
@@ -366,13 +375,42 @@ def parse_batch_response(
     :class:`MalformedInput` naming the part.
     """
     for part in parse_stream(source, content_type, limits=limits, content_length=content_length):
-        if part.content_type == "multipart/mixed":
-            nested = part.header("Content-Type") or ""
-            data = part.read()
-            for inner in parse_stream(data, nested, limits=limits):
-                yield _answer(inner.index, part.index, inner.read(), inner, None)
-            continue
-        yield _answer(part.index, None, part.read(), part, part.offset)
+        yield from _answers(part, part.read(), limits)
+
+
+async def aparse_batch_response(
+    source: AsyncIterable[bytes] | bytes,
+    content_type: str | bytes,
+    *,
+    content_length: int | str | bytes | None = None,
+    limits: Limits | None = None,
+) -> AsyncIterator[BatchResponse]:
+    """:func:`parse_batch_response` over an async iterable of chunks (httpx
+    ``resp.aiter_bytes()``, aiohttp ``resp.content.iter_any()``)."""
+    parts = aparse_stream(source, content_type, limits=limits, content_length=content_length)
+    async for part in parts:
+        for answer in _answers(part, await part.aread(), limits):
+            yield answer
+
+
+def _answers(part: PartView, data: bytes, limits: Limits | None) -> Iterator[BatchResponse]:
+    """The answer a part holds, or the answers of a change set (a nested multipart/mixed)."""
+    if part.content_type != "multipart/mixed":
+        yield _answer(part.index, None, data, part, part.offset)
+        return
+    nested = part.header("Content-Type") or ""
+    try:
+        for inner in parse_stream(data, nested, limits=limits):
+            yield _answer(inner.index, part.index, inner.read(), inner, None)
+    except MalformedInput as exc:
+        if exc.reason.startswith(_where(part.index, None)):
+            raise
+        where = "" if exc.part is None else f" part {exc.part}"
+        raise MalformedInput(
+            f"batch part {part.index}: change set{where}: {exc.reason}",
+            offset=part.offset,
+            part=part.index,
+        ) from None
 
 
 def _answer(

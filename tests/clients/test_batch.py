@@ -176,6 +176,40 @@ def test_bad_answer_inside_a_change_set_names_both_positions() -> None:
         list(parse_batch_response(bad, ODATA_TYPE))
 
 
+def test_broken_change_set_framing_names_the_batch_part() -> None:
+    bad = ODATA_ANSWER.replace(b"--changesetresponse_0b3d--", b"--changesetresponse_0b3d-")
+    with pytest.raises(mimewire.MalformedInput, match=r"^batch part 1: change set") as info:
+        list(parse_batch_response(bad, ODATA_TYPE))
+    assert info.value.part == 1
+
+
+@pytest.mark.network
+def test_async_answer_through_aiohttp() -> None:
+    import asyncio
+
+    import aiohttp
+
+    from mimewire.http import aparse_batch_response
+
+    body = build_batch([BatchRequest("GET", f"/t/{i}", content_id=f"<a{i}@x>") for i in range(3)])
+
+    async def main(url: str) -> list[tuple[str | None, int]]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
+            async with session.post(url, data=body.to_bytes(), headers=body.headers) as resp:
+                return [
+                    (a.content_id, a.status)
+                    async for a in aparse_batch_response(
+                        resp.content.iter_any(),
+                        resp.headers["Content-Type"],
+                        content_length=resp.headers.get("Content-Length"),
+                    )
+                ]
+
+    with serve(batch_app) as base:
+        got = asyncio.run(main(base + "/batch"))
+    assert got == [(f"a{i}@x", 200) for i in range(3)]
+
+
 def test_build_batch_bytes() -> None:
     body = build_batch(
         [
@@ -287,7 +321,7 @@ _answers = st.builds(
 
 @given(st.lists(_answers, max_size=5), st.integers(1, 64))
 def test_built_answers_parse_back(answers: list[BatchResponse], chunk: int) -> None:
-    body = build_batch_response(answers, boundary="mw-prop")
+    body = build_batch_response(answers)
     wire = body.to_bytes()
     chunks = [wire[i : i + chunk] for i in range(0, len(wire), chunk)]
     got = list(parse_batch_response(chunks, body.content_type))

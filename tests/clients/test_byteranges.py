@@ -174,6 +174,37 @@ def test_206_answer_from_a_local_server(
 
 
 @pytest.mark.network
+def test_async_206_answer_through_httpx(tmp_path: Path) -> None:
+    import asyncio
+
+    import httpx
+
+    from mimewire import aparse_stream
+    from mimewire.http import awrite_ranges
+
+    async def main(url: str) -> tuple[tuple[tuple[int, int], ...], int | None]:
+        async with httpx.AsyncClient(timeout=20.0) as client:
+            async with client.stream("GET", url, headers={"Range": "bytes=5-9,-7"}) as resp:
+                with open(tmp_path / "copy.bin", "w+b") as out:
+                    result = await awrite_ranges(
+                        aparse_stream(
+                            resp.aiter_raw(),
+                            resp.headers["Content-Type"],
+                            content_length=resp.headers.get("Content-Length"),
+                        ),
+                        out,
+                    )
+        return result.spans, result.complete
+
+    with serve(ranges_app(RESOURCE)) as base:
+        spans, complete = asyncio.run(main(base))
+    n = len(RESOURCE)
+    assert (spans, complete) == (((5, 9), (n - 7, n - 1)), n)
+    copy = (tmp_path / "copy.bin").read_bytes()
+    assert copy[5:10] == RESOURCE[5:10] and copy[n - 7 :] == RESOURCE[n - 7 :]
+
+
+@pytest.mark.network
 def test_a_server_that_declares_a_shorter_complete_length_is_refused() -> None:
     import urllib3
 
