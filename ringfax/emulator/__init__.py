@@ -20,7 +20,9 @@ JSON resend/forward), ``GET/PUT/PATCH/DELETE …/message-store/{id}``, ``GET …
 see :mod:`ringfax.emulator._sync`) and ``GET /restapi/v1.0/dictionary/fax-cover-page``.
 Received faxes are injected with :meth:`Emulator.inject_inbound_fax` or
 ``POST /emulator/v1/inbound-fax`` (emulator-only, no token; see
-:mod:`ringfax.emulator._inbound`). Every response carries ``RCRequestId``;
+:mod:`ringfax.emulator._inbound`). Push notifications (WebHook subscriptions under
+``/restapi/v1.0/subscription``, ``POST /restapi/oauth/wstoken`` and a WebSocket gateway
+on its own port) are described in ``docs/push.md``. Every response carries ``RCRequestId``;
 API responses carry ``X-Rate-Limit-*``. Records live in SQLite, documents in files, under
 ``data_dir`` (see :mod:`ringfax.emulator._store`).
 

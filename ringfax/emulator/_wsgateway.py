@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import logging
 import secrets
@@ -77,10 +78,8 @@ class WebSocketGateway:
         self._tokens: dict[str, tuple[str, float]] = {}
         self._tokens_lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="emulator-websockets", daemon=True
-        )
+        self._loop: asyncio.AbstractEventLoop | None = None  # made by start()
+        self._thread: threading.Thread | None = None
         self._server: Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.uri = ""
@@ -88,6 +87,10 @@ class WebSocketGateway:
     # -- lifecycle (any thread) -------------------------------------------------------------
 
     def start(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="emulator-websockets", daemon=True
+        )
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
         try:
@@ -115,15 +118,18 @@ class WebSocketGateway:
         self._ticker = asyncio.ensure_future(self._tick())
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            future = asyncio.run_coroutine_threadsafe(self._stop(), self._loop)
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if thread.is_alive():
+            future = asyncio.run_coroutine_threadsafe(self._stop(), loop)
             try:
                 future.result(10)
             except Exception:  # pragma: no cover - already broken; still stop the loop
                 log.exception("stopping the WebSocket gateway")
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-        self._loop.close()
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+        loop.close()
 
     async def _stop(self) -> None:
         if self._ticker is not None:
@@ -147,14 +153,15 @@ class WebSocketGateway:
 
     def publish(self, event: FaxEvent) -> None:
         """Hand an event to the gateway (any thread; never blocks)."""
-        if not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._publish, event)
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # closed by stop() meanwhile
+                loop.call_soon_threadsafe(self._publish, event)
 
     def drop_connections(self) -> None:
         """Cut every WebSocket connection without a closing handshake, as a gateway restart
         would; sessions stay recoverable (tests)."""
-        future = asyncio.run_coroutine_threadsafe(self._drop(), self._loop)
-        future.result(10)
+        asyncio.run_coroutine_threadsafe(self._drop(), self._running()).result(10)
 
     async def _drop(self) -> None:
         for session in self._sessions.values():
@@ -162,13 +169,10 @@ class WebSocketGateway:
                 session.connection.transport.abort()
                 self._detach(session)
 
-    def call(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on the gateway's loop and return its result (tests, inspection)."""
-
-        async def run() -> Any:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
+    def _running(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None or self._loop.is_closed():
+            raise RuntimeError("the WebSocket gateway is not running")
+        return self._loop
 
     # -- connections (the loop) -------------------------------------------------------------
 
