@@ -11,12 +11,14 @@ CRLF-framed.
 
 from __future__ import annotations
 
+import re
 from typing import NoReturn
 
 from ._errors import LimitExceeded, MalformedInput
 from ._scanstate import (
     BODY,
     CLOSE,
+    COUNT,
     CR,
     DASH,
     DELIM,
@@ -33,9 +35,11 @@ from ._scanstate import (
 
 __all__ = ["Framing"]
 
-# What may follow the boundary on a delimiter-like line (for the dash-mismatch hint).
+# The dash-mismatch hint: what may follow the boundary on a delimiter-like line, how many
+# more dashes than a delimiter has such a line may have, how far into the input to look.
 _AFTER_BOUNDARY = frozenset(b"\r\n- \t")
-_KEEP_DASHES = 8  # leading dashes a cut line may have and still be recognised
+_EXTRA_DASHES = 16
+_HINT_SPAN = 64 * 1024
 
 
 class Framing(ScanState):
@@ -123,12 +127,15 @@ class Framing(ScanState):
                 return True
         if end >= 0:
             if self._in_part:
+                self._early_delimiter()
                 self._end_part(out)
-            else:
+            elif not self._nparts:
                 self._found_first()
             self._begin_headers(end, self._dstart)
             return True
         # [CR]LF--boundary followed by something else: not a delimiter
+        if self._count_end >= 0 and not self._in_part:
+            raise self._too_long(self._dstart)
         if self.strict:
             raise MalformedInput(
                 "boundary delimiter not followed by CRLF or '--'",
@@ -136,23 +143,187 @@ class Framing(ScanState):
                 part=self._where(),
             )
         if self._in_part:
-            self._state = BODY
-            self._emit(out, self._dbytes)
+            dbytes = self._dbytes
+            if self._count_end >= 0:  # after the blank line of a counted part: its first bytes
+                if self._body_start + len(dbytes) > self._count_end:
+                    raise self._too_long(self._count_end)
+                self._state = COUNT
+            else:
+                self._state = BODY
+            self._emit(out, dbytes)
         else:
             self._state = PREAMBLE
         return True
 
     def _close_delimiter(self, out: Out, end: int) -> None:
         if self._in_part:
+            self._early_delimiter()
             self._end_part(out)
-        else:
+        elif not self._nparts:
             if self.strict:
                 raise MalformedInput("close delimiter before the first part", offset=self._dstart)
             self._found_first()
+        self._count_end = -1
         out.append(MULTIPART_END)
         self._state = CLOSE
         self._pos = end
         self._post_off = self._base + end
+
+    # ------------------------------------------------------------------ Content-Length
+
+    def _counted(self, out: Out) -> bool:
+        """COUNT: pass on the declared bytes as they arrive, end the part right after the
+        last one (without waiting for the delimiter), then require the delimiter there.
+
+        A delimiter inside the declared bytes is refused (other parsers would end the part
+        there). The part end waits only while the last declared bytes may still turn out
+        to be such a delimiter (``CRLF--boundary`` then padding, at most a line)."""
+        buf = self._buf
+        pos = self._pos
+        n = len(buf)
+        base = self._base
+        if self._in_part:
+            end = self._count_end - base
+            stop = n if n < end else end
+            if stop > pos or self._cand:
+                self._check_counted(buf, pos, stop, n)
+            if stop > pos:
+                self._emit(out, buf if not pos and stop == n else buf[pos:stop])
+                self._pos = stop
+            if stop < end or self._cand:
+                return False
+            self._end_part(out)
+            pos = stop
+        d1 = self._d1
+        if buf.startswith(d1, pos):
+            j = pos + len(d1)
+        elif self._lf and buf.startswith(self._d2, pos):
+            j = pos + len(self._d2)
+        elif n - pos < len(d1) and (
+            d1.startswith(buf[pos:]) or (self._lf and self._d2.startswith(buf[pos:]))
+        ):
+            self._pos = pos
+            return False  # too few bytes to tell (_pull joins them with the next chunk)
+        else:
+            raise self._too_long(base + pos)
+        self._dstart = base + pos
+        self._dbytes = buf[pos:j]
+        self._dscan = base + j
+        self._pos = j
+        self._state = DELIM
+        return True
+
+    def _check_counted(self, buf: bytes, pos: int, stop: int, n: int) -> None:
+        """Refuse a delimiter that starts in the declared bytes ``buf[pos:stop]`` (looking
+        ahead up to ``n``); keep an undecided one that the buffer ends in (``_cand``: its
+        declared bytes, the buffer goes on from ``stop``)."""
+        key = self._key
+        klen = len(key)
+        base = self._base
+        cand = self._cand
+        decl = self._count_end - base  # where the declared bytes end, in ``buf``
+        if cand:  # an undecided candidate from the previous chunk, completed with this one
+            if pos >= n:
+                return
+            self._cand = b""
+            joined = cand + buf[pos : pos + klen + self.limits.max_header_line + 4]
+            shift = len(cand) - pos  # joined[k] is buf[k - shift]
+            self._judge(joined, 0, self._cand_at, stop + shift, decl + shift)
+            if self._cand:
+                return
+        if stop <= pos:
+            return
+        i = buf.find(key, pos, stop + klen - 1)  # a key that starts before ``stop``
+        if i >= 0 and self._judge(buf, i, base + i, stop, decl) is False:
+            # near misses: the first real one (if any) in C, however many there are
+            pad = self.limits.max_header_line
+            real = re.compile(re.escape(key) + b"(?:--|[ \t]{0,%d}\r?\n)" % (pad - 1)).search
+            m = real(buf, i + 1, n)
+            if m is not None and m.start() < stop:
+                self._judge(buf, m.start(), base + m.start(), stop, decl)  # raises
+            t = buf.rfind(key, max(i + 1, n - klen - pad - 2), stop + klen - 1)
+            if t >= 0:
+                self._judge(buf, t, base + t, stop, decl)  # undecided if it runs to the end
+        if not self._cand:
+            h = self._holdback(buf, pos, n)  # a key cut by the end of the buffer
+            if h < n and h < stop:
+                self._cand = buf[h:stop]
+                self._cand_at = base + h
+
+    def _judge(self, data: bytes, i: int, at: int, keep: int, decl: int) -> bool | None:
+        """Is there a delimiter at ``data[i]`` (absolute offset ``at``; the declared bytes
+        end at ``data[decl]``)? Raises if there is; None when ``data`` ends before that is
+        known (then ``_cand`` keeps ``data[i:keep]``, the part of it already received)."""
+        key = self._key
+        klen = len(key)
+        end = len(data)
+        if self._lf and i < end and data[i] == CR:  # LF framing: a CR before belongs to it
+            i += 1
+            at += 1
+        verdict: bool | None = None
+        if i >= decl:  # the key starts after the declared bytes: the delimiter (checked later)
+            verdict = False
+        elif end - i < klen:
+            verdict = None if key.startswith(data[i:end]) else False
+        elif not data.startswith(key, i):
+            verdict = False
+        else:
+            j = i + klen
+            limit = j + self.limits.max_header_line
+            while j < end and j < limit and (data[j] == SP or data[j] == HT):
+                j += 1
+            if j >= limit:
+                verdict = False
+            elif j < end:
+                c = data[j]
+                if c == LF:
+                    verdict = not self.strict
+                elif c == CR or (c == DASH and j == i + klen):
+                    if j + 1 < end:
+                        verdict = data[j + 1] == (LF if c == CR else DASH)
+                else:
+                    verdict = False
+            if self.strict and verdict is False:
+                raise MalformedInput(
+                    f"the boundary occurs inside the {self._count_len} bytes of the part's "
+                    "Content-Length",
+                    offset=at,
+                    part=self._nparts - 1,
+                )
+        start = i - 1 if self._lf and i and data[i - 1] == CR else i
+        if verdict is None:
+            self._cand = data[start:keep]
+            self._cand_at = at - (i - start)
+            return None
+        if verdict:
+            at -= i - start
+            raise MalformedInput(
+                f"part declares Content-Length: {self._count_len} but its delimiter follows "
+                f"after {max(0, at - self._body_start)} bytes",
+                offset=at,
+                part=self._nparts - 1,
+            )
+        return False
+
+    def _too_long(self, offset: int) -> MalformedInput:
+        """No delimiter right after the declared bytes (which end at ``offset``)."""
+        return MalformedInput(
+            f"part declares Content-Length: {self._count_len} but no delimiter follows its "
+            f"{self._count_len} bytes (the body is longer, or its delimiter is malformed)",
+            offset=offset,
+            part=self._nparts - 1,
+        )
+
+    def _early_delimiter(self) -> None:
+        """A delimiter at ``_dstart`` ends a part before its Content-Length: refuse it."""
+        if self._count_end < 0 or self._dstart >= self._count_end or not self._count_len:
+            return
+        raise MalformedInput(
+            f"part declares Content-Length: {self._count_len} but its delimiter follows "
+            f"after {max(0, self._dstart - self._body_start)} bytes",
+            offset=self._dstart,
+            part=self._nparts - 1,
+        )
 
     def _found_first(self) -> None:
         pre = self._dstart
@@ -181,6 +352,8 @@ class Framing(ScanState):
         key = self._key
         i = buf.find(key, pos)
         limit = self.limits.max_preamble
+        if self._near is None and self._core:
+            self._look_for_dash_mismatch(buf, pos, i if i >= 0 else n, n)
         if i >= 0:
             s = i - 1 if (self._lf and i > pos and buf[i - 1] == CR) else i
             if limit is not None and base + s > limit:
@@ -193,10 +366,8 @@ class Framing(ScanState):
             return True
         h = self._holdback(buf, pos, n) if n > pos else n
         keep = h
-        if self._near is None and self._core:
-            self._look_for_dash_mismatch(buf, pos, n)
-            if self._near is None:  # keep a line that may be cut by the chunk boundary
-                keep = min(h, max(pos, n - len(self._core) - _KEEP_DASHES))
+        if self._near is None and self._core:  # keep a line that may be cut by the chunk end
+            keep = min(h, max(pos, n - len(self._dash) - _EXTRA_DASHES - 1))
         if limit is not None and base + h > limit:
             raise LimitExceeded(
                 "max_preamble", limit, offset=limit, detail=self._dash_hint() or None
@@ -205,26 +376,31 @@ class Framing(ScanState):
         self._preamble_size = base + h
         return False
 
-    def _look_for_dash_mismatch(self, buf: bytes, pos: int, n: int) -> None:
-        """Remember the first line of ``buf[pos:]`` that holds the boundary with another
-        number of leading dashes than a delimiter has (``--`` + boundary), for the error
-        that follows when no delimiter is ever found."""
+    def _look_for_dash_mismatch(self, buf: bytes, pos: int, stop: int, n: int) -> None:
+        """Remember the first line in ``buf[pos:stop]`` (``buf[:n]`` is known) that holds
+        the boundary with another number of leading dashes (1 or more) than a delimiter has
+        (``--`` + boundary), for the error that follows when no delimiter is ever found.
+        Only the first ``_HINT_SPAN`` input bytes are looked at; the verdict is the same
+        for every chunking (a line cut by the buffer's end is looked at again later)."""
         core = self._core
         want = len(self._dash) - len(core)
+        most = want + _EXTRA_DASHES
         base = self._base
-        k = buf.find(core, pos)
-        tries = 16  # bounded: a hint, not a parse
-        while k >= 0 and tries:
-            tries -= 1
-            d = k
-            while d > pos and buf[d - 1] == DASH:
-                d -= 1
+        span = min(stop, _HINT_SPAN - base) + len(core)  # cores that start before both
+        k = buf.find(core, pos, span)
+        while k >= 0:
             end = k + len(core)
+            if end >= n:
+                return  # what follows it is not known yet
+            d = k
+            while d > pos and k - d <= most and buf[d - 1] == DASH:
+                d -= 1
+            seen = k - d
             at_line_start = (d == 0 and base == 0) or (d > 0 and buf[d - 1] == LF)
-            if at_line_start and k - d != want and (end >= n or buf[end] in _AFTER_BOUNDARY):
-                self._near = (base + d, k - d)
+            if at_line_start and 0 < seen <= most and seen != want and buf[end] in _AFTER_BOUNDARY:
+                self._near = (base + d, seen)
                 return
-            k = buf.find(core, k + 1)
+            k = buf.find(core, k + 1, span)
 
     def _dash_hint(self) -> str:
         """Why no delimiter was found, when a line had the boundary with other dashes."""

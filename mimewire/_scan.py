@@ -38,6 +38,7 @@ from ._framing import Framing
 from ._scanstate import (
     BODY,
     BODYSTART,
+    COUNT,
     CR,
     CRLF,
     DASH,
@@ -95,6 +96,8 @@ class Scanner(Framing):
                 continue
             elif state == BODYSTART:
                 progressed = self._bodystart(out)
+            elif state == COUNT:
+                progressed = self._counted(out)
             elif state == PREAMBLE:
                 progressed = self._preamble()
             elif state == DEAD:
@@ -186,7 +189,8 @@ class Scanner(Framing):
                             name, value = m.groups()
                             q = m.end() - 2
                     if name is not None:  # q: its blank line
-                        if len(name) == 25 or q - j - 4 > maxline:  # maybe a CTE; too long
+                        # maybe a Content-Transfer-Encoding or Content-Length; too long
+                        if len(name) == 25 or len(name) == 14 or q - j - 4 > maxline:
                             name = None
                         else:
                             try:
@@ -224,6 +228,11 @@ class Scanner(Framing):
                         return True
                     headers, q = found
                     self._start_part(out, headers, base + q + 2)
+                    if self._count_end >= 0:  # a Content-Length: counted, not scanned
+                        self._blank = CRLF
+                        self._pos = q
+                        self._state = BODYSTART
+                        return True
                     plain = self._plain
                     fast = simple and self._codec is None
                 if n - q < dl:  # too few bytes to tell whether the body is empty
@@ -345,21 +354,61 @@ class Scanner(Framing):
         self._in_part = True
         self._part_size = 0
         self._body_start = body_offset
-        if self.decode_transfer:
-            for name, value in headers:
-                if len(name) == 25 and name.lower() == "content-transfer-encoding":
-                    cte = value.strip().lower()
-                    if cte == "base64" or cte == "quoted-printable":
-                        self._codec = make_decoder(cte, strict=self.strict)
-                        self._plain = False
-                    break
+        transfer = self.decode_transfer
+        for name, value in headers:
+            size = len(name)
+            if size == 14 and name.lower() == "content-length":
+                self._count(value, body_offset)
+            elif size == 25 and transfer and name.lower() == "content-transfer-encoding":
+                transfer = False  # the first one counts (a second one is refused earlier)
+                cte = value.strip().lower()
+                if cte == "base64" or cte == "quoted-printable":
+                    self._codec = make_decoder(cte, strict=self.strict)
+                    self._plain = False
+
+    def _count(self, value: str, body_offset: int) -> None:
+        """A part's ``Content-Length``: its body is exactly that many bytes (COUNT)."""
+        part = self._nparts - 1
+        if self._count_end >= 0:
+            raise MalformedInput(
+                "two Content-Length headers in one part: ambiguous", offset=body_offset, part=part
+            )
+        digits = value.strip()
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+            shown = digits if len(digits) <= 40 else digits[:40] + "..."
+            raise MalformedInput(
+                f"Content-Length {shown!r} is not a byte count (1 to 18 ASCII digits)",
+                offset=body_offset,
+                part=part,
+            )
+        size = int(digits)
+        limit = self.limits.max_part_size
+        if limit is not None and size > limit:
+            raise LimitExceeded(
+                "max_part_size",
+                limit,
+                offset=body_offset,
+                part=part,
+                detail=f"the part declares Content-Length: {size}",
+            )
+        if body_offset + size > self._max_total:
+            raise LimitExceeded(
+                "max_total_size",
+                self._max_total,
+                offset=body_offset,
+                part=part,
+                detail=f"the part declares Content-Length: {size}",
+            )
+        self._count_end = body_offset + size
+        self._count_len = size
+        self._plain = False
 
     def _end_part(self, out: Out) -> None:
         """The events that end the current part (data the codec still held, PartEnd)."""
         codec = self._codec
+        self._plain = self._plain_default
         if codec is not None:
             self._codec = None
-            self._plain = self._plain_default
             try:
                 rest = codec.flush()
             except MalformedInput as exc:
@@ -370,6 +419,7 @@ class Scanner(Framing):
         self._in_part = False
 
     def _begin_headers(self, pos: int, dstart: int) -> None:
+        self._count_end = -1
         self._dstart = dstart
         self._pos = pos
         self._reader.reset(self._nparts)
@@ -431,7 +481,7 @@ class Scanner(Framing):
                 self._state = DELIM
             else:
                 self._pos = pos + blank
-                self._state = BODY
+                self._state = BODY if self._count_end < 0 else COUNT
             return True
         if not self._pending:
             return False  # (_pull raises at the end of input)
@@ -441,6 +491,10 @@ class Scanner(Framing):
         joined = left + chunk[: len(d)]
         if joined.startswith(d) or (len(joined) < len(d) and d.startswith(joined)):
             return False  # a delimiter, or still undecided: _pull joins (a few bytes)
+        if self._count_end >= 0:
+            self._pos = pos + blank
+            self._state = COUNT
+            return True
         self._pending.popleft()
         self._base += len(buf)
         self._buf = chunk

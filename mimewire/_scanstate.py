@@ -32,8 +32,9 @@ BODYSTART = 2  # headers done: is the blank line the line break of an immediate 
 BODY = 3  # scanning a part body for the next delimiter
 DELIM = 4  # saw [CR]LF--boundary: next part, close delimiter, or just data?
 HOLD = 5  # body chunk kept whole: its end may start a delimiter; the next chunk decides
-CLOSE = 6  # after the close delimiter: padding, then the line break
-EPILOGUE = 7  # counting and discarding the epilogue
+COUNT = 6  # a part body with a Content-Length: its bytes, then its delimiter right after
+CLOSE = 7  # after the close delimiter: padding, then the line break
+EPILOGUE = 8  # counting and discarding the epilogue
 DEAD = 9  # after an error or close()
 
 CR = 13
@@ -60,9 +61,13 @@ class ScanState:
         "_block",
         "_body_start",
         "_buf",
+        "_cand",
+        "_cand_at",
         "_closed",
         "_codec",
         "_core",
+        "_count_end",
+        "_count_len",
         "_d1",
         "_d2",
         "_dash",
@@ -147,6 +152,10 @@ class ScanState:
         self._part_size = 0
         self._body_start = 0
         self._codec: Codec | None = None
+        self._count_end = -1  # COUNT: absolute offset where the part's body must end
+        self._count_len = 0  # its declared Content-Length
+        self._cand = b""  # COUNT: undecided bytes at a chunk's end that may start a delimiter
+        self._cand_at = 0  # their absolute offset
         self._reader = BlockReader(limits, strict)
         self._blank = CRLF  # the blank line that ended the headers
         self._dstart = 0  # absolute offset where the pending delimiter starts
