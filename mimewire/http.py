@@ -235,7 +235,13 @@ class BatchResponse:
         for name, value in self.headers.pairs:
             check_header(name, value)
             lines.append(f"{name}: {value}")
-        return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n" + bytes(self.body)
+        head = "\r\n".join(lines)
+        try:  # the parser reads header bytes as Latin-1: write only what reads back
+            return head.encode("latin-1") + b"\r\n\r\n" + bytes(self.body)
+        except UnicodeEncodeError as exc:
+            raise UsageError(
+                f"answer headers hold {head[exc.start]!r}, which is not Latin-1"
+            ) from None
 
 
 def build_batch_response(
@@ -354,10 +360,6 @@ def _parse_message(
     return status, reason, headers, rest
 
 
-def _is_http(content_type: str | None) -> bool:
-    return content_type == "application/http"
-
-
 def parse_batch_response(
     source: Source,
     content_type: str | bytes,
@@ -417,7 +419,7 @@ def _answer(
     index: int, outer: int | None, message: bytes, part: PartView, offset: int | None
 ) -> BatchResponse:
     position, changeset = (index, None) if outer is None else (outer, index)
-    if not _is_http(part.content_type):
+    if part.content_type != "application/http":
         shown = part.header("Content-Type")
         raise MalformedInput(
             f"{_where(position, changeset)}: Content-Type {shown!r} is not application/http",

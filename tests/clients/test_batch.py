@@ -369,3 +369,51 @@ def test_built_requests_decode_to_what_was_asked(
         expected = hs + ([("Content-Length", str(len(payload)))] if payload else [])
         assert sent == expected
         assert rest == payload
+
+
+def _answer(**kw: object) -> BatchResponse:
+    fields: dict[str, object] = {
+        "index": 0,
+        "status": 200,
+        "reason": "OK",
+        "headers": BatchHeaders([]),
+        "body": b"",
+        "content_id": None,
+    }
+    fields.update(kw)
+    return BatchResponse(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("answer", "pattern"),
+    [
+        (_answer(status=99), "status must be an int from 100 to 999"),
+        (_answer(status="200"), "status must be an int"),
+        (_answer(reason="OK\r\nX-Evil: 1"), "must be a printable str"),
+        (_answer(headers=BatchHeaders([("X-Sign", "\u20ac")])), "not Latin-1"),
+        (_answer(headers=BatchHeaders([("X-A", "1\r\nX-B: 2")])), "CR"),
+    ],
+)
+def test_bad_answers_are_usage_errors(answer: BatchResponse, pattern: str) -> None:
+    with pytest.raises(mimewire.UsageError, match=pattern):
+        build_batch_response([answer])
+
+
+def test_bad_answer_items_are_usage_errors() -> None:
+    with pytest.raises(mimewire.UsageError, match="must be a BatchResponse, not str"):
+        build_batch_response(["HTTP/1.1 200 OK"])  # type: ignore[list-item]
+    with pytest.raises(mimewire.UsageError, match="must be a BatchResponse, not int"):
+        build_batch_response([[1]])  # type: ignore[list-item]
+
+
+def test_answers_in_a_change_set_round_trip() -> None:
+    body = build_batch_response(
+        [_answer(content_id="q"), [_answer(status=201, reason="Created", content_id="1")]],
+        content_id_prefix="",
+    )
+    got = list(parse_batch_response(body.to_bytes(), body.content_type))
+    assert [(a.index, a.changeset, a.status, a.content_id) for a in got] == [
+        (0, None, 200, "q"),
+        (1, 0, 201, "1"),
+    ]
+    assert dict(got[0].part_headers)["Content-ID"] == "<q>"
