@@ -269,4 +269,7 @@ class Emulator:
         with self._lock:
             if self._services is None:
                 raise RuntimeError("the emulator is not running")
-            self._services.push.gateway.drop_connections()
+            gateway = self._services.push.gateway
+            if gateway is None:
+                raise RuntimeError("no WebSocket gateway: the websockets package is missing")
+            gateway.drop_connections()

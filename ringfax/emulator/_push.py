@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._clock import Clock, format_time
 from ._config import EmulatorConfig
@@ -33,7 +33,9 @@ from ._subscriptions import (
     renewed,
 )
 from ._webhook import Target, WebhookDeliverer, allowed_target, handshake
-from ._wsgateway import WebSocketGateway
+
+if TYPE_CHECKING:
+    from ._wsgateway import WebSocketGateway
 
 __all__ = ["PushService"]
 
@@ -54,7 +56,7 @@ class PushService:
         self.faxes = faxes
         self.store = store
         self.subscriptions = SubscriptionStore(store, config)
-        self.gateway = WebSocketGateway(config, clock, self.notifications)
+        self._gateway: WebSocketGateway | None = None
         self.base_url = "http://127.0.0.1"
         self._webhooks: WebhookDeliverer | None = None
         self._stop = threading.Event()
@@ -63,7 +65,14 @@ class PushService:
 
     def start(self, base_url: str) -> None:
         self.base_url = base_url
-        self.gateway.start()
+        try:
+            from ._wsgateway import WebSocketGateway
+        except ImportError:  # the optional ``websockets`` package is missing
+            log.info("WebSocket gateway disabled: the websockets package is not installed")
+        else:
+            gateway = WebSocketGateway(self.config, self.clock, self.notifications)
+            gateway.start()
+            self._gateway = gateway
         self._webhooks = WebhookDeliverer(self.config, self._target_of, self._blacklist)
         self._watched_until = self.clock.now()
         self._watcher = threading.Thread(target=self._watch, name="emulator-push", daemon=True)
@@ -77,7 +86,14 @@ class PushService:
         if self._webhooks is not None:
             self._webhooks.close()
             self._webhooks = None
-        self.gateway.stop()
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
+
+    @property
+    def gateway(self) -> WebSocketGateway | None:
+        """The running WebSocket gateway; None without the ``websockets`` package."""
+        return self._gateway
 
     # -- REST operations --------------------------------------------------------------------
 
@@ -193,7 +209,8 @@ class PushService:
                     continue
                 for payload in self.notifications(sub, event):
                     webhooks.submit(sub.id, payload)
-        self.gateway.publish(event)
+        if self._gateway is not None:
+            self._gateway.publish(event)
 
     def notifications(self, sub: Subscription, event: FaxEvent) -> list[dict[str, Any]]:
         """What ``sub`` gets for ``event``: one notification per matching event kind (the

@@ -50,4 +50,9 @@ class PushHandlers(Exchange):
         return self._send(204)
 
     def _wstoken(self) -> ApiResponse:
-        return self._json(200, self.svc.push.gateway.issue_token(self.owner))
+        gateway = self.svc.push.gateway
+        if gateway is None:
+            raise ApiError(
+                503, "EMU-503", "WebSocket gateway unavailable (install the websockets package)"
+            )
+        return self._json(200, gateway.issue_token(self.owner))

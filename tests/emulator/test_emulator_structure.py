@@ -114,3 +114,31 @@ def test_api_answers_without_sockets(tmp_path: Path) -> None:
         assert (missing.status, missing.json()["errorCode"]) == (404, "AGW-404")
     finally:
         store.close()
+
+
+def test_emulator_runs_without_websockets() -> None:
+    """``websockets`` is optional: without it everything but the gateway works, and
+    ``POST /restapi/oauth/wstoken`` is 503 ``EMU-503``."""
+    code = """
+import base64, json, sys, urllib.error, urllib.request
+sys.modules["websockets"] = None  # import websockets -> ImportError
+from ringfax.emulator import Emulator, EmulatorConfig
+config = EmulatorConfig(rate_limiting=False)
+with Emulator(config=config) as emu:
+    basic = base64.b64encode(f"{emu.client_id}:{emu.client_secret}".encode()).decode()
+    form = ("grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=" + emu.jwt)
+    req = urllib.request.Request(emu.url + "/restapi/oauth/token", form.encode(), {
+        "Authorization": "Basic " + basic,
+        "Content-Type": "application/x-www-form-urlencoded"})
+    token = json.load(urllib.request.urlopen(req, timeout=30))["access_token"]
+    req = urllib.request.Request(emu.url + "/restapi/oauth/wstoken", b"",
+                                 {"Authorization": "Bearer " + token})
+    try:
+        urllib.request.urlopen(req, timeout=30)
+    except urllib.error.HTTPError as exc:
+        print(exc.code, json.load(exc)["errorCode"])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["503", "EMU-503"], done.stderr
