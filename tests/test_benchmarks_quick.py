@@ -155,3 +155,28 @@ def test_near_delimiter_flood_is_crlf_dash_dash_b() -> None:
     flood = near_delimiter_flood(1000)
     assert len(flood) == 1000 and flood.startswith(b"\r\n--b\r\n--b")
     assert BOUNDARY_B.startswith(b"b") and b"\r\n--" + BOUNDARY_B[:2] not in flood
+
+
+def test_benchmark_modules_import_without_a_cycle() -> None:
+    """Every relative import counts, in functions and under TYPE_CHECKING too: the report
+    and the runner share their row types through _cases, never through each other."""
+    import ast
+
+    graph: dict[str, set[str]] = {}
+    for path in (ROOT / "benchmarks").glob("*.py"):
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    deps.add(node.module.split(".")[0])
+                else:
+                    deps.update(alias.name for alias in node.names)
+        graph[path.stem] = deps
+
+    def below(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in trail, "import cycle: " + " -> ".join((*trail, name))
+        for dep in sorted(graph.get(name, ())):
+            below(dep, (*trail, name))
+
+    for name in sorted(graph):
+        below(name, ())
