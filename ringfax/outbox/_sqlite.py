@@ -1,0 +1,77 @@
+"""The SQLite outbox store: WAL, ``synchronous=FULL`` (each committed state change is on
+disk before the next request), one ``BEGIN IMMEDIATE`` transaction per change."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._store import _COLUMNS, SqlStore, StoreError
+
+__all__ = ["SqliteStore"]
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class SqliteStore(SqlStore):
+    """A store in one SQLite file. One connection per thread (SQLite's rule)."""
+
+    placeholder = "?"
+
+    def __init__(self, path: Path, *, actor: str) -> None:
+        try:
+            conn = sqlite3.connect(
+                str(path),
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,  # made by one thread, then used by one other
+            )
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the outbox store {path}: {exc}") from None
+        if mode is None or str(mode[0]).lower() != "wal":
+            raise StoreError(f"the outbox store {path} cannot use WAL journaling (got {mode})")
+        super().__init__(conn, actor=actor)
+        self.path = path
+
+    def audit_schema(self) -> str:
+        return (
+            "CREATE TABLE IF NOT EXISTS outbox_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "at DOUBLE PRECISION NOT NULL, job_id TEXT, actor TEXT NOT NULL, event TEXT NOT NULL, "
+            "state TEXT, number_ref TEXT, message_id TEXT, detail TEXT)"
+        )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"outbox store {self.path}: {exc}") from None
+        try:
+            yield cur
+        except BaseException:
+            self.conn.rollback()
+            raise
+        else:
+            try:
+                self.conn.commit()
+            except sqlite3.Error as exc:
+                raise StoreError(f"outbox store {self.path}: commit failed: {exc}") from None
+        finally:
+            cur.close()
+
+    def claim_candidate(self, cur: Any, job_id: str, now: float) -> Sequence[Any] | None:
+        self._exec(
+            cur,
+            f"SELECT {_COLUMNS} FROM outbox_recipient WHERE job_id = ? AND (state = 'pending' "
+            "OR (state = 'retry_wait' AND next_try_at <= ?)) ORDER BY line LIMIT 1",
+            (job_id, now),
+        )
+        found: Sequence[Any] | None = cur.fetchone()
+        return found
