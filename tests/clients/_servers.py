@@ -36,6 +36,7 @@ class LargeAnswer:
 
     parts: int = 4
     mib_per_part: int = 16
+    counted: bool = False  # each part declares its Content-Length
     blocks: list[bytes] = field(default_factory=list)
     expected: list[str] = field(default_factory=list)
 
@@ -51,7 +52,9 @@ class LargeAnswer:
         return [
             (
                 f"--{BOUNDARY}\r\nContent-Type: application/octet-stream\r\n"
-                f'Content-Disposition: attachment; filename="part{i}.bin"\r\n\r\n'
+                f'Content-Disposition: attachment; filename="part{i}.bin"\r\n'
+                + (f"Content-Length: {self.mib_per_part * MIB}\r\n" if self.counted else "")
+                + "\r\n"
             ).encode()
             for i in range(self.parts)
         ]

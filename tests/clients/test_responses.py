@@ -195,6 +195,16 @@ def test_large_answer_decodes_with_flat_memory(client: str, url: str, answer: La
     )
 
 
+@pytest.mark.parametrize("client", ["urllib3-file", "httpx-async", "aiohttp-iter_any"])
+def test_parts_declaring_their_length_decode_with_flat_memory(client: str) -> None:
+    """The same answer with a Content-Length on every part (counted, not scanned)."""
+    counted = LargeAnswer(parts=2, mib_per_part=16, counted=True)
+    with serve(large_answer_app(counted)) as base:
+        digests, peak = _traced(lambda: CLIENTS[client](base))
+    assert digests == counted.expected
+    assert peak < PEAK_BOUND, f"{client}: traced peak {peak / (1 << 20):.1f} MiB"
+
+
 def test_truncated_answer_is_an_error_not_silent(answer: LargeAnswer) -> None:
     """The server closes after half the body: parse_stream raises instead of handing out a
     short last part."""
