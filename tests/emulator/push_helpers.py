@@ -57,6 +57,7 @@ class Behaviour:
     delay: float = 0.0
     padding: int = 0
     handshake_status: int = 200
+    gate: threading.Event | None = None  # events wait (at most WAIT s) until it is set
 
 
 @dataclass
@@ -105,6 +106,8 @@ def start_receiver(behaviour: Behaviour | None = None) -> Receiver:
                     self.send_header("Validation-Token", token)
             else:
                 receiver.events.put(got)
+                if b.gate is not None:
+                    b.gate.wait(WAIT)
                 self.send_response(b.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

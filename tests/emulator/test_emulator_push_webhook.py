@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulator_helpers import FAX_PATH, STORE_PATH, Raw, form_data
+from emulator_helpers import FAX_PATH, INBOUND_PATH, STORE_PATH, Raw, form_data
 from push_helpers import (
     INBOUND_FILTER,
     STORE_FILTER,
@@ -291,3 +292,53 @@ def test_subscriptions_need_a_token(raw: Raw) -> None:
 
 def test_fax_path_is_unaffected(raw: Raw) -> None:
     assert raw.request("GET", FAX_PATH).status == 405
+
+
+def test_filters_with_the_real_ids_match(
+    raw: Raw, receiver: Receiver, emulator: Emulator, config: EmulatorConfig
+) -> None:
+    body = json.loads(subscription_body(receiver.url))
+    ids = f"/restapi/v1.0/account/{config.account_id}/extension/{config.extension_id}"
+    body["eventFilters"] = [f"{ids}/message-store?type=Fax"]
+    assert raw.request("POST", SUBSCRIPTION_PATH, json.dumps(body).encode(), JSON).status == 200
+    fax_id = inbound(emulator)
+    event = receiver.next_event().json()
+    assert event["event"] == f"{ids}/message-store?type=Fax"
+    assert event["body"]["changes"][0]["newMessageIds"] == [int(fax_id)]
+
+
+def test_a_stuck_receiver_never_blocks_the_api_and_the_queue_is_bounded(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """The receiver holds the first delivery; the API keeps answering; with room for one
+    queued delivery, a third event is dropped, and deliveries resume in order."""
+    config = push_config(webhook_queue_size=1, webhook_delivery_timeout=20.0)
+    with Emulator(tmp_path / "data", config=config, clock=ManualClock()) as emu:
+        raw = Raw(emu)
+        body = json.loads(subscription_body(receiver.url))
+        body["eventFilters"] = [STORE_FILTER]
+        assert raw.request("POST", SUBSCRIPTION_PATH, json.dumps(body).encode(), JSON).status == 200
+        gate = threading.Event()
+        receiver.behaviour = Behaviour(gate=gate)
+        data, ctype = form_data(
+            [("from", "+16505550150")], [("attachment", "a.pdf", "application/pdf", PDF[2])]
+        )
+
+        def post_inbound() -> int:
+            reply = raw.request("POST", INBOUND_PATH, data, {"Content-Type": ctype}, auth=False)
+            assert reply.status == 200, reply.body
+            return int(reply.json()["id"])
+
+        first = post_inbound()
+        held = receiver.next_event()  # the worker is now stuck in this delivery
+        second = post_inbound()  # answered although the receiver is stuck: queued
+        post_inbound()  # answered too: the queue is full, so this delivery is dropped
+        gate.set()
+        resumed = receiver.next_event()  # the queued one; the queue is empty again
+        fourth = post_inbound()
+        ids = [held.json(), resumed.json(), receiver.next_event().json()]
+        assert [e["body"]["changes"][0]["newMessageIds"][0] for e in ids] == [
+            first,
+            second,
+            fourth,
+        ]
