@@ -136,7 +136,7 @@ class PushService:
 
     def list_all(self, owner: str, base: str) -> dict[str, Any]:
         now = self.clock.now()
-        records = self.subscriptions.list(owner, now)[: self.config.max_subscriptions]
+        records = self.subscriptions.select(owner, now)[: self.config.max_subscriptions]
         return {
             "uri": f"{base}/restapi/v1.0/subscription",
             "records": [s.info(base, now) for s in records],
@@ -204,7 +204,7 @@ class PushService:
         """Fan an event out; never blocks on a receiver."""
         webhooks = self._webhooks
         if webhooks is not None:
-            for sub in self.subscriptions.list(None, self.clock.now()):
+            for sub in self.subscriptions.select(None, self.clock.now()):
                 if sub.status != "Active":
                     continue
                 for payload in self.notifications(sub, event):

@@ -260,7 +260,7 @@ class SubscriptionStore:
             row = db.execute("SELECT * FROM subscriptions WHERE id = ?", (sub_id,)).fetchone()
         return None if row is None else self._row(row)
 
-    def list(self, owner: str | None, now: float) -> list[Subscription]:
+    def select(self, owner: str | None, now: float) -> list[Subscription]:
         with self._store.transaction() as db:
             self._purge_expired(db, now)
             if owner is None:

@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from ._clock import Clock, format_time
 from ._config import EmulatorConfig
@@ -78,6 +79,7 @@ class WebSocketGateway:
         self._tokens: dict[str, tuple[str, float]] = {}
         self._tokens_lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
+        self._owners: dict[ServerConnection, str] = {}  # accepted, not yet served
         self._loop: asyncio.AbstractEventLoop | None = None  # made by start()
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
@@ -185,11 +187,11 @@ class WebSocketGateway:
             found = self._tokens.pop(token, None)
         if found is None or found[1] <= self._clock.now():
             return connection.respond(HTTPStatus.UNAUTHORIZED, "Invalid or expired token\n")
-        connection.ws_owner = found[0]  # type: ignore[attr-defined]
+        self._owners[connection] = found[0]
         return None
 
     async def _serve(self, connection: ServerConnection) -> None:
-        owner: str = connection.ws_owner  # type: ignore[attr-defined]
+        owner = self._owners.pop(connection)
         wsc = parse_qs(urlsplit(connection.request.path if connection.request else "").query)
         session, recovery = self._attach(owner, wsc.get("wsc", [None])[0])
         now = self._clock.now()
@@ -387,6 +389,8 @@ class WebSocketGateway:
             await asyncio.sleep(self._config.push_poll_interval)
             now = self._clock.now()
             cfg = self._config
+            for gone in [c for c in self._owners if c.state is State.CLOSED]:
+                del self._owners[gone]  # its opening handshake failed
             for token, session in list(self._sessions.items()):
                 conn = session.connection
                 if conn is None:
