@@ -389,8 +389,8 @@ class WebSocketGateway:
             await asyncio.sleep(self._config.push_poll_interval)
             now = self._clock.now()
             cfg = self._config
-            for gone in [c for c in self._owners if c.state is State.CLOSED]:
-                del self._owners[gone]  # its opening handshake failed
+            for stale in [c for c in self._owners if c.state is State.CLOSED]:
+                del self._owners[stale]  # its opening handshake failed
             for token, session in list(self._sessions.items()):
                 conn = session.connection
                 if conn is None:
