@@ -230,7 +230,7 @@ class Camera:
     interval: float = 0.05
     max_frames: int = 2000
     lockstep: bool = False
-    ack_timeout: float = 2.0
+    ack_timeout: float = 5.0
     sent: int = 0
     sent_at: dict[int, float] = field(default_factory=dict)
     late: list[int] = field(default_factory=list)

@@ -71,7 +71,7 @@ def _watch(url: str, opener: str, camera: Camera, frames: int) -> list[int]:
 @pytest.mark.parametrize("opener", sorted(OPENERS))
 def test_each_frame_is_handed_over_before_the_next_is_sent(opener: str) -> None:
     """Lockstep: the server sends frame k+1 only after the client reported frame k (or after
-    2 s, recording k as late). A decoder that needs the next delimiter to end a part, or a
+    5 s, recording k as late). A decoder that needs the next delimiter to end a part, or a
     read that waits for a full buffer, makes every frame late."""
     camera = Camera(lockstep=True)
     with serve(camera.app) as base:
