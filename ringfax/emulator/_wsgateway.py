@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
 import json
 import logging
 import secrets
@@ -97,6 +98,16 @@ class WebSocketGateway:
         future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
         try:
             future.result(10)
+        except OSError as exc:
+            self.stop()
+            host, port = self._config.ws_host, self._config.ws_port
+            if exc.errno == errno.EADDRINUSE:
+                text = f"WebSocket gateway: port {port} is already in use on {host}"
+            else:
+                text = f"WebSocket gateway: cannot listen on {host} port {port}: {exc}"
+            err = OSError(text)
+            err.errno = exc.errno
+            raise err from exc
         except BaseException:
             self.stop()
             raise

@@ -5,9 +5,11 @@ idle/absolute timeouts, and ``wsc`` session recovery."""
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import socket
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -277,3 +279,19 @@ def test_recovery_fails_late_or_unknown(
         inbound(emulator)
         ws.send(json.dumps([{"type": "Heartbeat", "messageId": "h"}]))
         assert receive(ws)[0]["type"] == "Heartbeat"  # no replay, no subscription
+
+
+def test_busy_gateway_port_fails_the_start_and_leaks_nothing(tmp_path: Any) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        emu = Emulator(tmp_path / "data", config=push_config(ws_port=port))
+        with pytest.raises(OSError) as failed:
+            emu.start()
+    assert failed.value.errno == errno.EADDRINUSE
+    assert str(failed.value) == f"WebSocket gateway: port {port} is already in use on 127.0.0.1"
+    assert not emu.running
+    assert not [t for t in threading.enumerate() if t.name.startswith("emulator-")]
+    with Emulator(tmp_path / "data", config=push_config()):  # the data directory is free
+        pass
