@@ -48,6 +48,7 @@ from ._scanstate import (
     END,
     HEADERS,
     HOLD,
+    LF,
     NEAR,
     PREAMBLE,
     Out,
@@ -55,6 +56,11 @@ from ._scanstate import (
 )
 
 __all__ = ["Scanner"]
+
+
+# Bytes after ``[CR]LF--boundary`` that decide it is not a delimiter: anything but SP, HT,
+# CR, LF and "-" (CR and "-" are decided by the byte after them: LF, "-").
+_NEAR_MISS = tuple(c not in b" \t\n" for c in range(256))
 
 
 def _find(buf: bytes, key: bytes, pos: int, n: int) -> int:
@@ -168,8 +174,20 @@ class Scanner(Framing):
         search = self._search if simple and not lf else None
         qwindow = self._qwindow
         maxline = self.limits.max_header_line
+        skip = not self.strict
         name = None
         while True:
+            if skip and name is None and i + klen < n and _NEAR_MISS[buf[i + klen]]:
+                c = buf[i + klen]
+                if (c != CR and c != DASH) or (
+                    i + klen + 1 < n and buf[i + klen + 1] != (LF if c == CR else DASH)
+                ):
+                    # key + a byte no delimiter line has: body data. Skip all such near
+                    # misses in C, so that a flood of them is one PartData, not thousands.
+                    i = self._next_candidate(buf, i + 1, n)
+                    if i < 0:
+                        return self._body_tail(out, buf, pos, n)
+                    continue
             s = i - 1 if (lf and i > pos and buf[i - 1] == CR) else i
             if s > pos:
                 if plain:
@@ -256,6 +274,23 @@ class Scanner(Framing):
             i = _find(buf, key, pos, n)
             if i < 0:
                 return self._body_tail(out, buf, pos, n)
+
+    def _next_candidate(self, buf: bytes, start: int, n: int) -> int:
+        """The first key in ``buf[start:]`` that may start a delimiter (followed by ``--``,
+        CRLF, LF, SP or HT, or too close to the end to tell); -1 if none. Each test is one
+        C-level search, whatever the number of near misses."""
+        key = self._key
+        best = -1
+        for after in (b"--", b"\r\n", b"\n", b" ", b"\t"):
+            ext = key + after
+            if buf.rfind(ext, start) >= 0:  # (rfind: no set-up, fast where it finds none)
+                k = buf.find(ext, start)
+                if best < 0 or k < best:
+                    best = k
+        k = buf.find(key, max(start, n - len(key) - 1))  # followed by at most one byte
+        if k >= 0 and (best < 0 or k < best):
+            best = k
+        return best
 
     def _body_tail(self, out: Out, buf: bytes, pos: int, n: int) -> bool:
         """No delimiter in ``buf[pos:]``: pass it on but for a possible delimiter start at
