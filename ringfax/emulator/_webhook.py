@@ -124,7 +124,7 @@ def _exchange(
     except TimeoutError:
         raise AnswerInvalid("Read timed out") from None
     except OSError as exc:
-        raise AnswerInvalid(f"I/O operation is failed: {exc.strerror or exc}") from None
+        raise AnswerInvalid(exc.strerror or str(exc)) from None
     head_end = received.find(b"\r\n\r\n")
     if head_end < 0:
         raise AnswerInvalid("incomplete answer")

@@ -342,3 +342,16 @@ def test_a_stuck_receiver_never_blocks_the_api_and_the_queue_is_bounded(
             second,
             fourth,
         ]
+
+
+def test_unreachable_receiver_is_blacklisted(raw: Raw, emulator: Emulator) -> None:
+    gone = start_receiver()
+    try:
+        info = subscribe(raw, gone)
+    finally:
+        stop_receiver(gone)  # its port now refuses connections
+    inbound(emulator)
+    path = f"{SUBSCRIPTION_PATH}/{info['id']}"
+    assert wait_until(lambda: raw.request("GET", path).json()["status"] == "Blacklisted")
+    reason = raw.request("GET", path).json()["blacklistedData"]["reason"]
+    assert reason == "I/O operation is failed. Details: [Connection refused]"
