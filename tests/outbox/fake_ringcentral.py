@@ -1,0 +1,160 @@
+"""A scripted RingCentral for the outbox's crash-point tests: a FunctionTransport answering
+fax POSTs, message-store listings and message-sync from an in-memory list of faxes, with
+hooks that kill the "process" (raise :class:`Crash`) at a chosen request, before or after the
+server has stored the fax."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ringfax import FaxClient, FunctionTransport, Request, Response, TransportError
+
+RATE_HEADERS = {
+    "X-Rate-Limit-Group": "heavy",
+    "X-Rate-Limit-Limit": "1000",
+    "X-Rate-Limit-Remaining": "999",
+    "X-Rate-Limit-Window": "60",
+}
+
+
+class Crash(BaseException):
+    """The worker process dies here (nothing after this point runs)."""
+
+
+@dataclass
+class Fax:
+    id: str
+    number: str
+    created: float
+    original: str | None
+    status: str
+    code: str | None
+
+
+@dataclass
+class FakeRingCentral:
+    """``busy``: numbers that fail with LineBusy on every attempt.
+
+    ``crash``: (kind, when, nth) -- on the nth request of ``kind`` ("post", "list",
+    "sync"), raise :class:`Crash` ``when`` "before" or "after" the server handled it, or
+    with ``when`` "drop" answer the POST with a lost connection after storing the fax.
+    """
+
+    busy: set[str] = field(default_factory=set)
+    faxes: list[Fax] = field(default_factory=list)
+    crash: tuple[str, str, int] | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def client(self) -> FaxClient:
+        return FaxClient(
+            "http://rc.test", access_token="token", transport=FunctionTransport(self.handle)
+        )
+
+    def _hit(self, kind: str, when: str) -> bool:
+        if self.crash is None or self.crash[0] != kind or self.crash[1] != when:
+            return False
+        return self.counts.get(kind, 0) == self.crash[2]
+
+    def handle(self, request: Request) -> Response:
+        path = urllib.parse.urlsplit(request.url).path
+        kind = "post" if request.method == "POST" else "sync" if "message-sync" in path else "list"
+        with self.lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            if self._hit(kind, "before"):
+                self.crash = None
+                raise Crash(f"{kind} before")
+            answer = self._answer(kind, request)
+            if self._hit(kind, "after"):
+                self.crash = None
+                raise Crash(f"{kind} after")
+            if kind == "post" and self._hit(kind, "drop"):
+                self.crash = None
+                raise TransportError("connection dropped after the body was sent", sent=True)
+        return answer
+
+    def _answer(self, kind: str, request: Request) -> Response:
+        if kind == "post":
+            return self._post(request)
+        now = datetime.now(timezone.utc).timestamp()
+        records = [self._render(f) for f in sorted(self.faxes, key=lambda f: -f.created)]
+        if kind == "list":
+            body: dict[str, Any] = {"records": records, "navigation": {}}
+        else:
+            body = {
+                "records": records,
+                "syncInfo": {"syncType": "FSync", "syncToken": f"t{now}", "syncTime": _iso(now)},
+            }
+        return Response(200, {"Content-Type": "application/json"}, json.dumps(body).encode())
+
+    def _post(self, request: Request) -> Response:
+        raw = _body_bytes(request.body)
+        original: str | None = None
+        if raw.lstrip().startswith(b"{"):
+            data = json.loads(raw)
+            original = data["originalMessageId"]
+            number = data["to"][0]["phoneNumber"]
+        else:
+            found = re.search(rb'"phoneNumber":\s*"(\+[0-9]+)"', raw)
+            assert found is not None, raw[:400]
+            number = found.group(1).decode()
+        ident = str(3_000_000 + len(self.faxes) + 1)
+        failed = number in self.busy
+        fax = Fax(
+            ident,
+            number,
+            datetime.now(timezone.utc).timestamp(),
+            original,
+            "SendingFailed" if failed else "Sent",
+            "LineBusy" if failed else None,
+        )
+        self.faxes.append(fax)
+        queued = {**self._render(fax), "messageStatus": "Queued"}
+        queued["to"][0]["messageStatus"] = "Queued"
+        queued["to"][0].pop("faxErrorCode", None)
+        return Response(
+            200, {"Content-Type": "application/json", **RATE_HEADERS}, json.dumps(queued).encode()
+        )
+
+    def _render(self, fax: Fax) -> dict[str, Any]:
+        to: dict[str, Any] = {"phoneNumber": fax.number, "messageStatus": fax.status}
+        if fax.code:
+            to["faxErrorCode"] = fax.code
+        return {
+            "id": fax.id,
+            "type": "Fax",
+            "direction": "Outbound",
+            "messageStatus": fax.status,
+            "availability": "Alive",
+            "creationTime": _iso(fax.created),
+            "to": [to],
+        }
+
+    def sent_per_number(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for fax in self.faxes:
+            out[fax.number] = out.get(fax.number, 0) + 1
+        return out
+
+
+def _iso(epoch: float) -> str:
+    dt = datetime.fromtimestamp(epoch, timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _body_bytes(body: bytes | Iterable[bytes] | Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if hasattr(body, "read"):
+        data: bytes = body.read()
+        return data
+    return b"".join(bytes(chunk) for chunk in body)
