@@ -73,7 +73,9 @@ class PushService:
             gateway = WebSocketGateway(self.config, self.clock, self.notifications)
             gateway.start()
             self._gateway = gateway
-        self._webhooks = WebhookDeliverer(self.config, self._target_of, self._blacklist)
+        self._webhooks = WebhookDeliverer(
+            self.config, self._deliveries, self._target_of, self._blacklist
+        )
         self._watched_until = self.clock.now()
         self._watcher = threading.Thread(target=self._watch, name="emulator-push", daemon=True)
         self._watcher.start()
@@ -198,26 +200,30 @@ class PushService:
         record: dict[str, Any] = {}
         if kind == "new" and row.direction == "Inbound":
             record = self.faxes.render(row, self.base_url, store_style=True)
-        self.publish(FaxEvent(kind, row.direction, row.id, record))
+        self.publish(FaxEvent(kind, row.direction, row.id, record, self.clock.now()))
 
     def publish(self, event: FaxEvent) -> None:
-        """Fan an event out; never blocks on a receiver."""
-        webhooks = self._webhooks
-        if webhooks is not None:
-            for sub in self.subscriptions.select(None, self.clock.now()):
-                if sub.status != "Active":
-                    continue
-                for payload in self.notifications(sub, event):
-                    webhooks.submit(sub.id, payload)
+        """Hand an event to the WebHook thread and the gateway: one queue entry each, never
+        a wait for a receiver."""
+        if self._webhooks is not None:
+            self._webhooks.submit(event)
         if self._gateway is not None:
             self._gateway.publish(event)
+
+    def _deliveries(self, event: FaxEvent) -> list[tuple[str, dict[str, Any]]]:
+        """Every active WebHook subscription's notifications for ``event``."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        for sub in self.subscriptions.select(None, self.clock.now()):
+            if sub.status == "Active":
+                out += [(sub.id, payload) for payload in self.notifications(sub, event)]
+        return out
 
     def notifications(self, sub: Subscription, event: FaxEvent) -> list[dict[str, Any]]:
         """What ``sub`` gets for ``event``: one notification per matching event kind (the
         inbound-fax event and the message-store event are separate), none if no filter
         matches."""
         cfg = self.config
-        now = self.clock.now()
+        now = event.at
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
         for matched in sub.wants(event):
@@ -286,4 +292,4 @@ class PushService:
             ).fetchall()
         self._watched_until = until
         for (fax_id,) in rows:
-            self.publish(FaxEvent("updated", "Outbound", int(fax_id), {}))
+            self.publish(FaxEvent("updated", "Outbound", int(fax_id), {}, until))

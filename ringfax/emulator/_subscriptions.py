@@ -59,13 +59,14 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS subscriptions (
 
 @dataclass(frozen=True)
 class FaxEvent:
-    """Something that happened to one fax: ``kind`` is ``new`` or ``updated``; ``record``
-    is the fax's message-store JSON."""
+    """Something that happened to one fax at ``at`` (emulator clock): ``kind`` is ``new``
+    or ``updated``; ``record`` is the fax's message-store JSON (received faxes only)."""
 
     kind: str
     direction: str
     fax_id: int
     record: dict[str, Any]
+    at: float
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,18 @@ class SubscriptionStore:
     def __init__(self, store: Store, config: EmulatorConfig) -> None:
         self._store = store
         self._config = config
+        self._parsed: dict[str, EventFilter] = {}  # stored filters are valid and few
         with store.transaction() as db:
             db.execute(_SCHEMA)
 
+    def _filter(self, text: str) -> EventFilter:
+        found = self._parsed.get(text)
+        if found is None:
+            found = self._parsed[text] = parse_filter(text, self._config)
+        return found
+
     def _row(self, row: tuple[Any, ...]) -> Subscription:
-        filters = tuple(parse_filter(t, self._config) for t in json.loads(row[2]))
+        filters = tuple(self._filter(t) for t in json.loads(row[2]))
         return Subscription(
             id=row[0],
             owner=row[1],

@@ -6,8 +6,9 @@ or ``localhost`` (mapped to 127.0.0.1); names are never resolved, so nothing lea
 machine. Requests are plain HTTP/1.1 over a raw socket with ``Connection: close``, so the
 size of the receiver's whole answer (status line, headers and body) is counted exactly.
 
-Deliveries run on one background thread fed by a bounded queue: publishing an event never
-blocks the API request that caused it (a full queue drops the delivery and logs it). A
+Deliveries run on one background thread fed by a bounded queue: publishing an event costs
+the API request that caused it one queue entry (the thread finds the subscriptions and
+builds the notifications); a full queue drops the event or delivery and logs it. A
 failed attempt (connection error, timeout, any status but 200) is retried after
 ``webhook_retry_delay`` seconds, doubling up to 60 s; after ``webhook_blacklist_after``
 consecutive failed attempts the subscription is ``Blacklisted`` and receives nothing more.
@@ -183,22 +184,31 @@ def post_json(
 
 @dataclass
 class _Job:
-    subscription_id: str
-    payload: dict[str, Any]
+    """One delivery, or (``event`` set) an event still to be expanded into deliveries."""
+
+    subscription_id: str = ""
+    payload: dict[str, Any] | None = None
     attempt: int = 0
+    event: object = None
 
 
 Lookup = Callable[[str], "tuple[Target, str | None] | None"]
 Blacklist = Callable[[str, str], None]
+Expand = Callable[[Any], "list[tuple[str, dict[str, Any]]]"]
 
 
 class WebhookDeliverer:
-    """The delivery thread (see the module docstring). ``lookup(id)`` gives the current
-    target and verification token of an active subscription (None: skip the job);
+    """The delivery thread (see the module docstring). ``expand(event)`` turns a published
+    event into ``(subscription id, payload)`` deliveries (on this thread, so publishing
+    costs the caller one queue entry); ``lookup(id)`` gives the current target and
+    verification token of an active subscription (None: skip the job);
     ``blacklist(id, reason)`` is called once a subscription fails too often."""
 
-    def __init__(self, config: EmulatorConfig, lookup: Lookup, blacklist: Blacklist) -> None:
+    def __init__(
+        self, config: EmulatorConfig, expand: Expand, lookup: Lookup, blacklist: Blacklist
+    ) -> None:
         self._config = config
+        self._expand = expand
         self._lookup = lookup
         self._blacklist = blacklist
         self._cond = threading.Condition()
@@ -210,14 +220,18 @@ class WebhookDeliverer:
         self._thread = threading.Thread(target=self._run, name="emulator-webhooks", daemon=True)
         self._thread.start()
 
-    def submit(self, subscription_id: str, payload: dict[str, Any]) -> bool:
-        """Queue a delivery; False (dropped, logged) when the queue is full."""
+    def submit(self, event: object) -> bool:
+        """Queue an event for expansion and delivery; False (dropped, logged) when the
+        queue is full."""
+        return self._push(_Job(event=event), time.monotonic())
+
+    def _push(self, job: _Job, ready: float) -> bool:
         with self._cond:
             if len(self._heap) >= self._config.webhook_queue_size:
-                log.warning("WebHook queue full: event for %s dropped", subscription_id)
+                what = job.subscription_id or "an event"
+                log.warning("WebHook queue full: delivery for %s dropped", what)
                 return False
-            job = _Job(subscription_id, payload)
-            heapq.heappush(self._heap, (time.monotonic(), next(self._order), job))
+            heapq.heappush(self._heap, (ready, next(self._order), job))
             self._cond.notify()
         return True
 
@@ -252,7 +266,12 @@ class WebhookDeliverer:
             if job is None:
                 return
             try:
-                self._deliver(job)
+                if job.event is not None:
+                    now = time.monotonic()
+                    for sub_id, payload in self._expand(job.event):
+                        self._push(_Job(sub_id, payload), now)
+                else:
+                    self._deliver(job)
             except Exception:  # pragma: no cover - a bug; keep the thread alive
                 log.exception("WebHook delivery failed")
             finally:
@@ -264,6 +283,8 @@ class WebhookDeliverer:
         if found is None:
             return
         target, token = found
+        if job.payload is None:  # pragma: no cover - deliveries always carry one
+            return
         reason = post_json(target, job.payload, token, self._config.webhook_delivery_timeout)
         sub = job.subscription_id
         if reason is None:
