@@ -29,11 +29,17 @@ Receiving: ``client.sync_faxes()`` then ``client.sync_faxes(previous.sync_token)
 ``on_wait=`` is told when the client waits on a rate limit. :class:`Inbox` receives durably
 into a directory (sync token + done ids persisted; never downloads a fax twice).
 
-Errors are :class:`RingFaxError` subclasses: :class:`ValidationError` (refused before sending),
-:class:`TransportError` (``.sent``), :class:`FaxMaybeSentError` (a fax POST that may have gone
-through — check the message store before sending again), :class:`APIError` and its per-status
-subclasses (:class:`UnexpectedRedirect` for a 3xx, which is never followed),
-:class:`WaitTimeout`, :class:`NotCancellable`, :class:`DownloadError`. :class:`AsyncFaxClient`
+A fax is described by a :class:`FaxRequest` (or its fields as keywords of ``send_fax``).
+``FaxClient(server_url, auth=JWTAuth(...) | StaticTokenAuth(...))`` takes a ready auth object
+instead of the credential keywords.
+
+Errors are :class:`RingFaxError` subclasses: :class:`ValidationError` (refused before sending;
+``.param``/``.index`` name the argument), :class:`TransportError` (``.sent``),
+:class:`FaxMaybeSentError` (a fax POST that may have gone through — check the message store
+before sending again), :class:`APIError` and its per-status subclasses
+(:class:`UnexpectedRedirect` for a 3xx, which is never followed), :class:`LinkRefused` (a
+server link off the server, not followed), :class:`WaitTimeout`, :class:`NotCancellable`,
+:class:`DownloadError`. :class:`AsyncFaxClient`
 is the asyncio twin (``await`` the same methods; ``async for`` over ``iter_faxes``).
 """
 
@@ -42,88 +48,63 @@ from __future__ import annotations
 from mimewire import __version__  # one distribution, one version
 
 from ._async import AsyncFaxClient
-from ._auth import FileTokenCache, JWTAuth, StaticTokenAuth, Token
-from ._client import ENV_VARS, FaxClient, WireFormat
+from ._auth import FileTokenCache, JWTAuth, StaticTokenAuth
+from ._client import FaxClient
 from ._errors import (
     APIError,
     AuthError,
     BadRequest,
-    Conflict,
     DownloadError,
-    ErrorDetail,
     FaxMaybeSentError,
-    Forbidden,
-    NotAcceptable,
+    LinkRefused,
     NotCancellable,
     NotFound,
-    PayloadTooLarge,
     RateLimited,
     RingFaxError,
     ServerError,
     TransportError,
     UnexpectedRedirect,
-    UnsupportedMediaType,
     ValidationError,
     WaitTimeout,
-    error_from_response,
 )
-from ._filenames import sanitize_filename
+from ._faxbody import FaxRequest
 from ._inbox import Inbox, ReceivedFax
 from ._models import (
-    FAX_ERROR_TABLE,
-    TERMINAL_STATUSES,
     Attachment,
-    Caller,
     CoverPage,
-    FaxErrorInfo,
     FaxMessage,
-    FaxResolution,
     FaxSync,
     MessageAttachment,
     MessageStatus,
-    RateLimitInfo,
     Recipient,
     RecipientStatus,
-    fax_error_info,
 )
 from ._retry import RetryPolicy
-from ._transport import FunctionTransport, HeaderMap, Request, Response, Transport, Urllib3Transport
-from ._validation import SUPPORTED_EXTENSIONS, normalize_number
+from ._transport import FunctionTransport, Request, Response, Transport, Urllib3Transport
+from ._validation import normalize_number
 
 __all__ = [
-    "ENV_VARS",
-    "FAX_ERROR_TABLE",
-    "SUPPORTED_EXTENSIONS",
-    "TERMINAL_STATUSES",
     "APIError",
     "AsyncFaxClient",
     "Attachment",
     "AuthError",
     "BadRequest",
-    "Caller",
-    "Conflict",
     "CoverPage",
     "DownloadError",
-    "ErrorDetail",
     "FaxClient",
-    "FaxErrorInfo",
     "FaxMaybeSentError",
     "FaxMessage",
-    "FaxResolution",
+    "FaxRequest",
     "FaxSync",
     "FileTokenCache",
-    "Forbidden",
     "FunctionTransport",
-    "HeaderMap",
     "Inbox",
     "JWTAuth",
+    "LinkRefused",
     "MessageAttachment",
     "MessageStatus",
-    "NotAcceptable",
     "NotCancellable",
     "NotFound",
-    "PayloadTooLarge",
-    "RateLimitInfo",
     "RateLimited",
     "ReceivedFax",
     "Recipient",
@@ -134,18 +115,12 @@ __all__ = [
     "RingFaxError",
     "ServerError",
     "StaticTokenAuth",
-    "Token",
     "Transport",
     "TransportError",
     "UnexpectedRedirect",
-    "UnsupportedMediaType",
     "Urllib3Transport",
     "ValidationError",
     "WaitTimeout",
-    "WireFormat",
     "__version__",
-    "error_from_response",
-    "fax_error_info",
     "normalize_number",
-    "sanitize_filename",
 ]

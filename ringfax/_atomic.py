@@ -1,5 +1,6 @@
-"""Atomic file writes: readers see the old content or the new, never a mix, and a file that
-must not be replaced is never replaced by accident.
+"""Where a download goes (:func:`choose_target`) and atomic file writes: readers see the old
+content or the new, never a mix, and a file that must not be replaced is never replaced by
+accident.
 
 :func:`write_atomically` is the one writer: the bytes go to a private (0600) temporary file in
 the target's directory (``.ringfax-*.part``), are flushed to disk, and the file is then moved
@@ -19,8 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import DownloadError
+from ._filenames import attachment_name
 
-__all__ = ["check_free", "fsync_dir", "write_atomically", "write_json_atomically"]
+__all__ = [
+    "check_free",
+    "choose_target",
+    "fsync_dir",
+    "write_atomically",
+    "write_json_atomically",
+]
 
 TEMP_PREFIX = ".ringfax-"
 TEMP_SUFFIX = ".part"
@@ -97,3 +105,26 @@ def fsync_dir(directory: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def choose_target(
+    path: Path,
+    message_id: str,
+    attachment_id: str,
+    *,
+    filename: str | None,
+    content_type: str | None,
+) -> Path:
+    """The file a download writes. ``path`` an existing directory: :func:`attachment_name`
+    inside it (checked to stay inside). Otherwise ``path`` itself."""
+    if not path.is_dir():
+        return path
+    name = attachment_name(message_id, attachment_id, filename=filename, content_type=content_type)
+    root = path.resolve()
+    target = root / name
+    # defence in depth: the name is one safe component, so this always holds
+    if target.parent != root or name in (".", ".."):
+        raise DownloadError(
+            f"refusing to write {str(target)!r}: outside {str(root)!r}", path=target
+        )
+    return target

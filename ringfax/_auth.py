@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ._errors import APIError, AuthError
+from ._errors import APIError, AuthError, ValidationError
 from ._ratelimit import PacingStore
 from ._token import Token
 from ._tokencache import FileTokenCache, UnsafeTokenCache
@@ -97,7 +97,7 @@ class StaticTokenAuth:
 
     def __init__(self, access_token: str) -> None:
         if not access_token:
-            raise ValueError("access_token is empty")
+            raise ValidationError("access_token is empty", param="access_token")
         self._token: str | None = access_token
 
     def __repr__(self) -> str:
@@ -125,8 +125,9 @@ class StaticTokenAuth:
 class JWTAuth:
     """JWT bearer grant + refresh, thread-safe and single-flight.
 
-    ``endpoint`` posts the token form (see :data:`TokenEndpoint`); ``clock`` returns epoch
-    seconds. ``grants`` counts token requests by grant type (``"jwt"``, ``"refresh"``).
+    ``endpoint`` posts the token form (see :data:`TokenEndpoint`); without one, the
+    :class:`~ringfax.FaxClient` it is given to (``auth=``) provides its own. ``clock`` returns
+    epoch seconds. ``grants`` counts token requests by grant type (``"jwt"``, ``"refresh"``).
     ``cache``/``cache_key``: share tokens with other processes (see the module docstring).
     """
 
@@ -134,16 +135,16 @@ class JWTAuth:
         self,
         jwt: str,
         *,
-        endpoint: TokenEndpoint,
+        endpoint: TokenEndpoint | None = None,
         clock: Callable[[], float] = time.time,
         refresh_margin: float = 60.0,
         cache: TokenCacheLike | None = None,
         cache_key: str | None = None,
     ) -> None:
         if not jwt:
-            raise ValueError("jwt is empty")
+            raise ValidationError("jwt is empty", param="jwt")
         if cache is not None and not cache_key:
-            raise ValueError("a token cache needs a cache_key")
+            raise ValidationError("a token cache needs a cache_key", param="cache_key")
         self._jwt = jwt
         self._endpoint = endpoint
         self._clock = clock
@@ -157,6 +158,23 @@ class JWTAuth:
 
     def __repr__(self) -> str:
         return f"JWTAuth(jwt='***', token={self._token!r})"
+
+    @property
+    def bound(self) -> bool:
+        """Does it have a token endpoint?"""
+        return self._endpoint is not None
+
+    def bind(self, endpoint: TokenEndpoint) -> None:
+        """Use ``endpoint`` for token requests (what ``FaxClient(auth=...)`` does when none
+        was given)."""
+        self._endpoint = endpoint
+
+    def _post(self, form: dict[str, str]) -> Mapping[str, Any]:
+        if self._endpoint is None:
+            raise ValidationError(
+                "JWTAuth has no token endpoint: pass it to FaxClient(auth=...)", param="auth"
+            )
+        return self._endpoint(form)
 
     @property
     def token(self) -> Token | None:
@@ -252,7 +270,7 @@ class JWTAuth:
         ):
             try:
                 self.grants["refresh"] += 1
-                data = self._endpoint(
+                data = self._post(
                     {"grant_type": "refresh_token", "refresh_token": old.refresh_token}
                 )
                 return self._keep(Token.from_json(data, self._clock()))
@@ -262,5 +280,5 @@ class JWTAuth:
                 # invalid_grant / expired refresh token: start a new session below
         self._token = None
         self.grants["jwt"] += 1
-        data = self._endpoint({"grant_type": JWT_GRANT_TYPE, "assertion": self._jwt})
+        data = self._post({"grant_type": JWT_GRANT_TYPE, "assertion": self._jwt})
         return self._keep(Token.from_json(data, self._clock()))

@@ -61,14 +61,22 @@ from ._cli_common import (
     EXIT_USAGE,
     CommandFailed,
     UsageProblem,
-    cli_terms,
+    download_message,
     message_dict,
     server_url,
     token_cache_path,
     unreachable_hint,
+    validation_message,
 )
 from ._cli_emulator import cmd_demo, cmd_emulator, cmd_inject
-from ._errors import FaxMaybeSentError, RingFaxError, TransportError, ValidationError, WaitTimeout
+from ._errors import (
+    DownloadError,
+    FaxMaybeSentError,
+    RingFaxError,
+    TransportError,
+    ValidationError,
+    WaitTimeout,
+)
 
 __all__ = [
     "EXIT_API",
@@ -416,7 +424,7 @@ def main(
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
     except ValidationError as exc:
-        print(f"error: {cli_terms(str(exc))}", file=err)
+        print(f"error: {validation_message(exc)}", file=err)
         return EXIT_USAGE
     except CommandFailed as exc:
         print(f"error: {exc}", file=err)
@@ -436,8 +444,11 @@ def main(
         if not exc.sent and "TLS" not in str(exc):
             print(unreachable_hint(server_url(args) if args else None), file=err)
         return EXIT_API
+    except DownloadError as exc:
+        print(f"error: {download_message(exc)}", file=err)
+        return EXIT_API
     except RingFaxError as exc:
-        print(f"error: {_library_message(exc)}", file=err)
+        print(f"error: {exc}", file=err)
         return EXIT_API
     except BrokenPipeError:  # the transport turns socket errors into TransportError
         _silence(out)
@@ -461,15 +472,6 @@ def _silence(out: TextIO) -> None:
         os.close(devnull)
     except (OSError, ValueError):
         pass
-
-
-def _library_message(exc: RingFaxError) -> str:
-    from . import _errors
-
-    download_error = getattr(_errors, "DownloadError", None)
-    if download_error is not None and isinstance(exc, download_error):
-        return cli_terms(str(exc))
-    return str(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

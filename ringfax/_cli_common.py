@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._client import ENV_VARS, FaxClient
+from ._errors import DownloadError, ValidationError
 from ._models import FaxMessage, MessageStatus, Recipient, RecipientStatus
 
 EXIT_OK = 0
@@ -320,14 +321,18 @@ def exit_for(msg: FaxMessage) -> int:
 
 # -- error messages in CLI terms -----------------------------------------------------------------
 
-_FLAG_FOR_PARAM = {
+FLAG_FOR_PARAM = {
+    "to": "--to",
+    "attachments": "FILE",
     "send_time": "--send-at",
     "cover_index": "--cover-page",
     "cover_page_text": "--cover-text",
     "iso_code": "--iso-code",
+    "resolution": "--resolution",
     "date_from": "--date-from",
     "date_to": "--date-to",
     "per_page": "--per-page",
+    "poll": "--poll",
     "original_message_id": "MESSAGE_ID",
     "message_id": "MESSAGE_ID",
     "attachment_id": "ATTACHMENT_ID",
@@ -335,25 +340,30 @@ _FLAG_FOR_PARAM = {
     "default_country": "--country",
     "server_url": "--server",
 }
-_PARAM_RE = re.compile(r"\b(" + "|".join(sorted(_FLAG_FOR_PARAM, key=len, reverse=True)) + r")\b")
+"""The flag (or argument) that carries each library parameter."""
+
+_HINT_FOR_PARAM = {
+    "default_country": "pass --country US (for example) to normalise national numbers",
+}
+"""The CLI's own fix for a :class:`ValidationError` whose hint asks for that parameter."""
 
 
-def cli_terms(text: str) -> str:
-    """A library error message with Python names replaced by the CLI's flags.
-
-    ``recipient #0`` -> ``--to #1``, ``attachment #1`` -> ``FILE #2``,
-    ``default_country='US'`` -> ``--country US``, ``send_time`` -> ``--send-at``, ...
-    """
-    text = re.sub(r"\bdefault_country='(\w+)'", r"--country \1", text)
-    text = re.sub(r"\bdefault_country=\.\.\.", "--country CC", text)
-    text = re.sub(r"\bto=\[\.\.\.\] is empty", "no --to given", text)
-    text = re.sub(r"\(pass overwrite=True[^)]*\)", "(--force overwrites it)", text)
-    text = re.sub(r"\boverwrite=True", "--force", text)
-    text = re.sub(r"\brecipient #(\d+)", lambda m: f"--to #{int(m.group(1)) + 1}", text)
-    text = re.sub(r"\battachment #(\d+)", lambda m: f"FILE #{int(m.group(1)) + 1}", text)
-    text = re.sub(r"\battachments #(\d+)\.\.#(\d+)", _file_range, text)
-    return _PARAM_RE.sub(lambda m: _FLAG_FOR_PARAM[m.group(1)], text)
+def validation_message(exc: ValidationError) -> str:
+    """A :class:`ValidationError` in the CLI's terms, built from its structure: the subject
+    (``recipient #0``) becomes the flag (``--to #1``, numbered from 1), and a hint that asks
+    for a parameter is replaced by the CLI's own."""
+    text = exc.reason
+    subject = exc.subject
+    flag = FLAG_FOR_PARAM.get(exc.param or "")
+    if flag is not None and subject is not None and text.startswith(subject):
+        shown = flag if exc.index is None else f"{flag} #{exc.index + 1}"
+        text = shown + text[len(subject) :]
+    hint = _HINT_FOR_PARAM.get(exc.hint_param or "", exc.hint)
+    return f"{text}; {hint}" if hint else text
 
 
-def _file_range(match: re.Match[str]) -> str:
-    return f"FILE #{int(match.group(1)) + 1}..#{int(match.group(2)) + 1}"
+def download_message(exc: DownloadError) -> str:
+    """A :class:`DownloadError` in the CLI's terms."""
+    if exc.exists:
+        return f"{str(exc.path)!r} already exists; not overwriting it (--force overwrites it)"
+    return str(exc)

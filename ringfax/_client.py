@@ -17,12 +17,13 @@ from typing import Any
 
 from mimewire import MultipartBody, __version__
 
-from ._atomic import write_atomically
+from ._atomic import choose_target, write_atomically
 from ._auth import Auth, JWTAuth, StaticTokenAuth, TokenCacheLike
 from ._errors import (
     APIError,
     AuthError,
     FaxMaybeSentError,
+    LinkRefused,
     NotCancellable,
     RingFaxError,
     TransportError,
@@ -39,7 +40,7 @@ from ._faxbody import (
     progress,
     render_body,
 )
-from ._filenames import choose_target, filename_from_disposition
+from ._filenames import filename_from_disposition
 from ._models import (
     CoverPage,
     FaxMessage,
@@ -67,10 +68,13 @@ ENV_VARS = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USE
 class FaxClient:
     """A RingCentral fax API client.
 
-    Authenticate with a JWT (``client_id`` + ``client_secret`` + ``jwt``) or a ready
-    ``access_token``. ``timeout`` is ``(connect, read)`` seconds. ``retry`` decides retries
-    (see :mod:`ringfax._retry`); ``clock`` (epoch seconds), ``sleep`` and ``rand`` are injectable
-    for tests. ``media_url`` is the host for downloads (default: ``server_url``).
+    Authenticate with a JWT (``client_id`` + ``client_secret`` + ``jwt``), a ready
+    ``access_token``, or ``auth=``: a :class:`~ringfax.StaticTokenAuth`, a
+    :class:`~ringfax.JWTAuth` (give ``client_id`` + ``client_secret`` too; the client supplies
+    its token endpoint) or any object with the same methods. ``timeout`` is ``(connect, read)``
+    seconds. ``retry`` decides retries (see :mod:`ringfax._retry`); ``clock`` (epoch seconds),
+    ``sleep`` and ``rand`` are injectable for tests. ``media_url`` is the host for downloads
+    (default: ``server_url``).
 
     ``token_cache`` (e.g. :class:`~ringfax.FileTokenCache`) lets JWT clients in different
     processes share tokens instead of each logging in (unused with ``access_token=``).
@@ -112,10 +116,13 @@ class FaxClient:
         refresh_margin: float = 60.0,
         token_cache: TokenCacheLike | None = None,
         on_wait: WaitCallback | None = None,
+        auth: Auth | None = None,
     ) -> None:
         parsed = urllib.parse.urlsplit(server_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValidationError(f"server_url {server_url!r} must be an http(s) URL")
+            raise ValidationError(
+                f"server_url {server_url!r} must be an http(s) URL", param="server_url"
+            )
         self.server_url = server_url.rstrip("/")
         self.media_url = (media_url or server_url).rstrip("/")
         self.account = account
@@ -138,7 +145,19 @@ class FaxClient:
             basic=basic,
             on_wait=on_wait,
         )
-        if access_token:
+        if auth is not None:
+            if access_token or jwt:
+                raise ValidationError(
+                    "pass either auth= or access_token= / jwt=, not both", param="auth"
+                )
+            if isinstance(auth, JWTAuth) and not auth.bound:
+                if not basic:
+                    raise ValidationError(
+                        "JWT auth needs client_id and client_secret as well", param="client_id"
+                    )
+                auth.bind(self._token_endpoint)
+            self._pipeline.auth = auth
+        elif access_token:
             self._pipeline.auth = StaticTokenAuth(access_token)
         elif jwt:
             if not basic:
@@ -266,14 +285,15 @@ class FaxClient:
         return url
 
     def _follow(self, current: str, uri: str) -> str:
-        """A server-provided link resolved against ``current``; :class:`APIError` unless it
+        """A server-provided link resolved against ``current``; :class:`LinkRefused` unless it
         stays on the server (same scheme, host and port): the token never goes elsewhere."""
         target = urllib.parse.urljoin(current, uri)
         if _origin(target) is None or _origin(target) != _origin(self.server_url):
-            raise APIError(
-                200,
-                f"refusing to follow navigation.nextPage {redact_url(target)!r}: it leaves "
-                f"the server {self.server_url} (the access token is sent only there)",
+            shown = redact_url(target)
+            raise LinkRefused(
+                f"refusing to follow navigation.nextPage {shown!r}: it leaves the server "
+                f"{self.server_url} (the access token is sent only there)",
+                url=shown,
             )
         return target
 
@@ -399,7 +419,7 @@ class FaxClient:
         retry may help (what ``ringfax resend`` does)."""
         body: dict[str, Any] = {"originalMessageId": str(original_message_id)}
         if not str(original_message_id).strip():
-            raise ValidationError("original_message_id is empty")
+            raise ValidationError("original_message_id is empty", param="original_message_id")
         if to is not None:
             body["to"] = [r.to_json() for r in normalize_recipients(to, default_country)]
         when = check_send_time(send_time, now=self._clock())
@@ -476,10 +496,10 @@ class FaxClient:
 
         A ``nextPage`` link is resolved against the page it came from and followed only when it
         stays on ``server_url`` (same scheme, host and port); anything else raises
-        :class:`APIError` instead of sending the access token to another host."""
+        :class:`~ringfax.LinkRefused` instead of sending the access token to another host."""
         _check_direction(direction)
         if not 1 <= per_page <= 1000:
-            raise ValidationError(f"per_page {per_page} must be within 1..1000")
+            raise ValidationError(f"per_page {per_page} must be within 1..1000", param="per_page")
         params: dict[str, Any] = {
             "messageType": "Fax",
             "direction": direction,
@@ -533,15 +553,21 @@ class FaxClient:
         if record_count is not None and (
             isinstance(record_count, bool) or not isinstance(record_count, int) or record_count < 1
         ):
-            raise ValidationError(f"record_count {record_count!r} must be a positive int")
+            raise ValidationError(
+                f"record_count {record_count!r} must be a positive int", param="record_count"
+            )
         params: dict[str, Any] = {}
         if sync_token is None:
             params["syncType"] = "FSync"
         else:
             if not isinstance(sync_token, str) or not sync_token.strip():
-                raise ValidationError("sync_token is empty: pass None for a full sync")
+                raise ValidationError(
+                    "sync_token is empty", param="sync_token", hint="pass None for a full sync"
+                )
             if date_from is not None:
-                raise ValidationError("date_from applies only to a full sync (sync_token=None)")
+                raise ValidationError(
+                    "date_from applies only to a full sync (sync_token=None)", param="date_from"
+                )
             params["syncType"] = "ISync"
             params["syncToken"] = sync_token
         params["messageType"] = "Fax"
@@ -629,9 +655,9 @@ class FaxClient:
         if isinstance(attachment_id, MessageAttachment):
             filename, known_type = attachment_id.filename, attachment_id.content_type
             attachment_id = attachment_id.id
+        content = _id(attachment_id, "attachment_id")
         url = self._url(
-            f"{self._ext_path}/message-store/{_id(message_id)}/content/{_id(attachment_id)}",
-            media=True,
+            f"{self._ext_path}/message-store/{_id(message_id)}/content/{content}", media=True
         )
         response = self._pipeline.run(
             Call("GET", url, group="medium", idempotent=True, stream=True)
@@ -680,16 +706,18 @@ class FaxClient:
             self.auth.clear()
 
 
-def _id(value: str | int) -> str:
+def _id(value: str | int, param: str = "message_id") -> str:
     text = str(value).strip()
     if not text:
-        raise ValidationError("message/attachment id is empty")
+        raise ValidationError(f"{param} is empty", param=param)
     return urllib.parse.quote(text, safe="")
 
 
 def _check_direction(direction: str | None) -> None:
     if direction is not None and direction not in ("Inbound", "Outbound"):
-        raise ValidationError(f"direction {direction!r} must be 'Inbound', 'Outbound' or None")
+        raise ValidationError(
+            f"direction {direction!r} must be 'Inbound', 'Outbound' or None", param="direction"
+        )
 
 
 def _origin(url: str) -> tuple[str, str, int] | None:

@@ -5,7 +5,9 @@
     RingFaxError
     ├── ValidationError            bad input caught before any byte is sent (also a ValueError)
     ├── TransportError             no usable HTTP answer; ``.sent``: may the request have arrived?
-    │   └── FaxMaybeSentError      a fax POST failed after its body may have reached the server
+    ├── FaxMaybeSentError          a fax POST failed after its body may have reached the server
+    │                              (no answer, a 3xx or a 5xx other than 503): never re-sent
+    ├── LinkRefused                a server-provided link leads off the server: not followed
     ├── WaitTimeout                wait_for_fax() gave up before a final status
     ├── NotCancellable             cancel_fax() on a fax that is no longer Queued (``.status``)
     ├── DownloadError              download() refused: the target exists / would leave the dir
@@ -31,7 +33,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # _models imports this module
+    from ._models import FaxMessage, MessageStatus
 
 __all__ = [
     "MAX_SERVER_WAIT",
@@ -43,6 +49,7 @@ __all__ = [
     "ErrorDetail",
     "FaxMaybeSentError",
     "Forbidden",
+    "LinkRefused",
     "NotAcceptable",
     "NotCancellable",
     "NotFound",
@@ -67,7 +74,46 @@ class RingFaxError(Exception):
 
 
 class ValidationError(RingFaxError, ValueError):
-    """The request was refused before sending: the message names the field / index / file."""
+    """The request was refused before sending.
+
+    ``param`` names the argument at fault (``"to"``, ``"attachments"``, ``"send_time"``, ...;
+    None when no single one is) and ``index`` the item of a list argument (from 0); the
+    ``reason`` then starts with :attr:`subject` (``recipient #0``, ``attachment #1``,
+    ``cover_index``). ``hint`` says how to fix it in Python terms and ``hint_param`` names the
+    argument the hint asks for (e.g. ``"default_country"``). The message is
+    ``"{reason}; {hint}"``. A front end (the CLI) names its own flags from this structure
+    instead of rewriting the text.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        param: str | None = None,
+        index: int | None = None,
+        hint: str | None = None,
+        hint_param: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.param = param
+        self.index = index
+        self.hint = hint
+        self.hint_param = hint_param
+        super().__init__(f"{reason}; {hint}" if hint else reason)
+
+    @property
+    def subject(self) -> str | None:
+        """The argument at fault as the library names it: ``recipient #0``, ``attachment
+        #1``, ``send_time``; None when the error is not about one argument."""
+        if self.param is None:
+            return None
+        if self.index is not None:
+            item = _ITEM_NAMES.get(self.param, self.param)
+            return f"{item} #{self.index}"
+        return self.param
+
+
+_ITEM_NAMES = {"to": "recipient", "attachments": "attachment"}
 
 
 class TransportError(RingFaxError):
@@ -84,7 +130,7 @@ class TransportError(RingFaxError):
         self.sent = sent
 
 
-class FaxMaybeSentError(TransportError):
+class FaxMaybeSentError(RingFaxError):
     """A fax POST failed after its body may have reached the server — it was NOT re-sent.
 
     The fax may or may not have been queued. Check before sending again, e.g.::
@@ -92,15 +138,16 @@ class FaxMaybeSentError(TransportError):
         client.iter_faxes(direction="Outbound", date_from=err.attempted_at)
 
     ``attempted_at`` is the (aware, UTC) time the failing attempt started; ``cause`` the
-    underlying :class:`TransportError` or :class:`APIError` (a 5xx other than 503).
+    underlying :class:`TransportError` (no answer, or no readable one) or :class:`APIError`
+    (a 3xx, or a 5xx other than 503).
     """
 
     def __init__(
         self,
         reason: str,
         *,
-        attempted_at: Any = None,
-        cause: Exception | None = None,
+        attempted_at: datetime | None = None,
+        cause: TransportError | APIError | None = None,
     ) -> None:
         when = f" at {attempted_at.isoformat()}" if attempted_at is not None else ""
         message = (
@@ -110,7 +157,8 @@ class FaxMaybeSentError(TransportError):
             f"time{when}>) or GET /restapi/v1.0/account/~/extension/~/message-store"
             f"?messageType=Fax&direction=Outbound"
         )
-        super().__init__(message, sent=True)
+        super().__init__(message)
+        self.message = message
         self.reason = reason
         self.attempted_at = attempted_at
         self.cause = cause
@@ -122,7 +170,7 @@ class WaitTimeout(RingFaxError):
     ``last`` is the last :class:`~ringfax.FaxMessage` seen (None if none was fetched).
     """
 
-    def __init__(self, message_id: str, timeout: float, last: Any = None) -> None:
+    def __init__(self, message_id: str, timeout: float, last: FaxMessage | None = None) -> None:
         status = getattr(getattr(last, "message_status", None), "value", None)
         super().__init__(
             f"fax {message_id} did not reach a final status within {timeout:g} s"
@@ -142,7 +190,13 @@ class NotCancellable(RingFaxError):
     fax that was already sent (or failed, or was received) is removed with ``delete_fax``.
     """
 
-    def __init__(self, message_id: str, status: Any, *, availability: str | None = None) -> None:
+    def __init__(
+        self,
+        message_id: str,
+        status: MessageStatus | str | None,
+        *,
+        availability: str | None = None,
+    ) -> None:
         shown = getattr(status, "value", status) or "unknown"
         if availability and availability != "Alive":
             reason = f"it was already removed (availability {availability}, status {shown})"
@@ -150,11 +204,21 @@ class NotCancellable(RingFaxError):
             reason = f"its status is {shown}, and only a Queued fax can be cancelled"
         super().__init__(
             f"fax {message_id} cannot be cancelled: {reason}. To remove it from the message "
-            f"store use delete_fax({message_id!r}) (CLI: ringfax delete {message_id})"
+            f"store use delete_fax({message_id!r})"
         )
         self.message_id = message_id
         self.status = status
         self.availability = availability
+
+
+class LinkRefused(RingFaxError):
+    """A link the server sent (``navigation.nextPage``) leads off the server, so it is not
+    followed: the access token is sent only to ``server_url``. ``url`` is the refused link
+    (user info and query redacted)."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class DownloadError(RingFaxError):

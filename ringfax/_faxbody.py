@@ -150,7 +150,9 @@ def prepare_fax(request: FaxRequest, *, now: float) -> PreparedFax:
         try:
             validate_boundary(request.boundary)
         except MimeWireError as exc:
-            raise ValidationError(f"boundary {request.boundary!r}: {exc}") from None
+            raise ValidationError(
+                f"boundary {request.boundary!r}: {exc}", param="boundary"
+            ) from None
     recipients = normalize_recipients(to, request.default_country)
     if isinstance(attachments, (str, bytes, os.PathLike, Attachment)):
         attachments = [attachments]

@@ -17,17 +17,13 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
-from pathlib import Path
 
 from mimewire import MimeWireError, parse_header_params
-
-from ._errors import DownloadError
 
 __all__ = [
     "EXTENSION_FOR_TYPE",
     "MAX_COMPONENT",
     "attachment_name",
-    "choose_target",
     "default_filename",
     "extension_for",
     "filename_from_disposition",
@@ -143,26 +139,3 @@ def filename_from_disposition(value: str | None) -> str | None:
         return None
     name = params.get("filename")
     return name if name and name.strip() else None
-
-
-def choose_target(
-    path: Path,
-    message_id: str,
-    attachment_id: str,
-    *,
-    filename: str | None,
-    content_type: str | None,
-) -> Path:
-    """The file a download writes. ``path`` an existing directory: :func:`attachment_name`
-    inside it (checked to stay inside). Otherwise ``path`` itself."""
-    if not path.is_dir():
-        return path
-    name = attachment_name(message_id, attachment_id, filename=filename, content_type=content_type)
-    root = path.resolve()
-    target = root / name
-    # defence in depth: the name is one safe component, so this always holds
-    if target.parent != root or name in (".", ".."):
-        raise DownloadError(
-            f"refusing to write {str(target)!r}: outside {str(root)!r}", path=target
-        )
-    return target

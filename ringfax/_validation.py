@@ -160,28 +160,40 @@ def _country(default_country: str | None) -> str | None:
     code = default_country.strip().upper()
     if not re.fullmatch(r"[A-Z]{2}", code):
         raise ValidationError(
-            f"default_country {default_country!r} is not a two-letter ISO 3166-1 code"
+            f"default_country {default_country!r} is not a two-letter ISO 3166-1 code",
+            param="default_country",
         )
     if code not in CALLING_CODES:
         raise ValidationError(
             f"default_country {default_country!r} is not an ISO 3166-1 country code "
-            f"(e.g. 'US', 'GB', 'DE')"
+            f"(e.g. 'US', 'GB', 'DE')",
+            param="default_country",
         )
     return code
 
 
-def _check_e164(number: str, compact: str, label: str) -> str:
+_At = tuple["str | None", "int | None"]
+"""(param, index) of the number being checked, for :class:`ValidationError`."""
+
+
+def _bad(reason: str, at: _At, **extra: str) -> ValidationError:
+    """The error about item ``at`` (its subject, e.g. ``recipient #0: ``, leads the reason)."""
+    param, index = at
+    lead = f"{ValidationError(reason, param=param, index=index).subject}: " if param else ""
+    return ValidationError(lead + reason, param=param, index=index, **extra)
+
+
+def _check_e164(number: str, compact: str, at: _At) -> str:
     """``compact`` (``+`` and digits) with an assigned country code and a plausible length."""
     if not _E164_RE.fullmatch(compact):
-        raise ValidationError(
-            f"{label}{number!r} is not in E.164 format (+ country code and 7-15 digits)"
-        )
+        raise _bad(f"{number!r} is not in E.164 format (+ country code and 7-15 digits)", at)
     digits = compact[1:]
     code = next((digits[:n] for n in (1, 2, 3) if digits[:n] in E164_COUNTRY_CODES), None)
     if code is None:
-        raise ValidationError(
-            f"{label}{number!r} does not start with an assigned country calling code "
-            f"(+{digits[:3]}... is none)"
+        raise _bad(
+            f"{number!r} does not start with an assigned country calling code "
+            f"(+{digits[:3]}... is none)",
+            at,
         )
     national = digits[len(code) :]
     if code == _NANP:
@@ -191,25 +203,27 @@ def _check_e164(number: str, compact: str, label: str) -> str:
                 if len(national) != 10
                 else f"area code {national[:3]} starts with {national[0]}"
             )
-            raise ValidationError(
-                f"{label}{number!r} is not a valid +1 (NANP) number: expected 10 digits after "
-                f"+1, area code not starting with 0 or 1 ({problem})"
+            raise _bad(
+                f"{number!r} is not a valid +1 (NANP) number: expected 10 digits after "
+                f"+1, area code not starting with 0 or 1 ({problem})",
+                at,
             )
     elif len(national) < MIN_SUBSCRIBER_DIGITS:
-        raise ValidationError(
-            f"{label}{number!r} is too short: {len(national)} digits after +{code}"
-        )
+        raise _bad(f"{number!r} is too short: {len(national)} digits after +{code}", at)
     return compact
 
 
-def normalize_number(number: str, default_country: str | None = None, *, where: str = "") -> str:
-    """``number`` in E.164 (``+16505550100``), or :class:`ValidationError`.
+_NEEDS_COUNTRY = "pass default_country='US' (for example) to normalise national numbers"
 
-    ``where`` prefixes error messages (e.g. ``"recipient #2"``).
-    """
-    label = f"{where}: " if where else ""
+
+def normalize_number(number: str, default_country: str | None = None) -> str:
+    """``number`` in E.164 (``+16505550100``), or :class:`ValidationError`."""
+    return _normalize(number, default_country, (None, None))
+
+
+def _normalize(number: str, default_country: str | None, at: _At) -> str:
     if not isinstance(number, str) or not number.strip():
-        raise ValidationError(f"{label}phone number is empty")
+        raise _bad("phone number is empty", at)
     country = _country(default_country)
     pn = _load_phonenumbers()
     if pn is not None:
@@ -220,53 +234,53 @@ def normalize_number(number: str, default_country: str | None = None, *, where: 
         try:
             parsed = pn.parse(text, region)
         except pn.NumberParseException as exc:
-            hint = (
-                ""
-                if country or number.strip().startswith("+")
-                else "; national numbers need default_country=..."
-            )
-            raise ValidationError(
-                f"{label}{number!r} is not a valid phone number ({exc}){hint}"
-            ) from None
-        reason = pn.is_possible_number_with_reason(parsed)
-        if reason != pn.ValidationResult.IS_POSSIBLE:  # local-only numbers are not dialable
-            raise ValidationError(
-                f"{label}{number!r} is not a possible phone number for its country "
-                f"(wrong length for +{parsed.country_code})"
+            reason = f"{number!r} is not a valid phone number ({exc})"
+            if country or number.strip().startswith("+"):
+                raise _bad(reason, at) from None
+            raise _bad(reason, at, hint=_NEEDS_COUNTRY, hint_param="default_country") from None
+        possible = pn.is_possible_number_with_reason(parsed)
+        if possible != pn.ValidationResult.IS_POSSIBLE:  # local-only numbers are not dialable
+            raise _bad(
+                f"{number!r} is not a possible phone number for its country "
+                f"(wrong length for +{parsed.country_code})",
+                at,
             )
         result: str = pn.format_number(parsed, pn.PhoneNumberFormat.E164)
         return result
-    return _normalize_builtin(number, country, label)
+    return _normalize_builtin(number, country, at)
 
 
-def _normalize_builtin(number: str, country: str | None, label: str) -> str:
+def _normalize_builtin(number: str, country: str | None, at: _At) -> str:
     compact = _SEPARATORS_RE.sub("", number.strip())
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     if compact.startswith("+"):
-        return _check_e164(number, compact, label)
+        return _check_e164(number, compact, at)
     if not compact.isdigit() or not compact.isascii():
-        raise ValidationError(f"{label}{number!r} contains characters that are not digits")
+        raise _bad(f"{number!r} contains characters that are not digits", at)
     if country is None:
-        raise ValidationError(
-            f"{label}{number!r} is not in E.164 format (+<country code><number>); pass "
-            f"default_country='US' (for example) to normalise national numbers"
+        raise _bad(
+            f"{number!r} is not in E.164 format (+<country code><number>)",
+            at,
+            hint=_NEEDS_COUNTRY,
+            hint_param="default_country",
         )
     code = CALLING_CODES[country]
     if code == _NANP:
         if len(compact) == 11 and compact.startswith("1"):
             compact = compact[1:]
         if len(compact) != 10 or compact[0] in "01":
-            raise ValidationError(
-                f"{label}{number!r} is not a valid {country} number (expected 10 digits, "
-                f"area code not starting with 0 or 1)"
+            raise _bad(
+                f"{number!r} is not a valid {country} number (expected 10 digits, "
+                f"area code not starting with 0 or 1)",
+                at,
             )
         return "+1" + compact
     if country not in _KEEP_TRUNK_ZERO and compact.startswith("0"):
         compact = compact[1:]
     result = f"+{code}{compact}"
     if not _E164_RE.fullmatch(result) or len(compact) < MIN_SUBSCRIBER_DIGITS:
-        raise ValidationError(f"{label}{number!r} is not a valid {country} number")
+        raise _bad(f"{number!r} is not a valid {country} number", at)
     return result
 
 
@@ -276,19 +290,16 @@ def normalize_recipients(
     """Recipients as :class:`Recipient` objects with E.164 numbers (at least one)."""
     items: Sequence[str | Recipient] = [to] if isinstance(to, (str, Recipient)) else list(to)
     if not items:
-        raise ValidationError("at least one recipient is required (to=[...] is empty)")
+        raise ValidationError("at least one recipient is required (to=[...] is empty)", param="to")
     out = []
     for index, item in enumerate(items):
-        where = f"recipient #{index}"
+        at: _At = ("to", index)
         if isinstance(item, Recipient):
-            number = normalize_number(item.phone_number, default_country, where=where)
-            out.append(Recipient(number, item.name))
+            out.append(Recipient(_normalize(item.phone_number, default_country, at), item.name))
         elif isinstance(item, str):
-            out.append(Recipient(normalize_number(item, default_country, where=where)))
+            out.append(Recipient(_normalize(item, default_country, at)))
         else:
-            raise ValidationError(
-                f"{where}: expected an E.164 string or Recipient, got {type(item).__name__}"
-            )
+            raise _bad(f"expected an E.164 string or Recipient, got {type(item).__name__}", at)
     return out
 
 
@@ -313,73 +324,103 @@ def attachment_size(source: Any) -> int | None:
     return None
 
 
-def check_readable_file(path: str | os.PathLike[str], where: str) -> int:
+def check_readable_file(
+    path: str | os.PathLike[str], where: str = "", index: int | None = None
+) -> int:
     """Open ``path`` for reading once and return its size; :class:`ValidationError` (naming the
-    file and the OS reason) when it is missing, unreadable or not a regular file."""
+    file and the OS reason, after ``where``; ``index``: the attachment's number) when it is
+    missing, unreadable or not a regular file."""
     shown = os.fspath(path)
+    lead = f"{where}: " if where else ""
     try:
         # O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file
         fd = os.open(shown, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise ValidationError(f"{where}: cannot read {shown!r}: {reason}") from None
+        raise ValidationError(
+            f"{lead}cannot read {shown!r}: {reason}", param="attachments", index=index
+        ) from None
     try:
         info = os.fstat(fd)
     finally:
         os.close(fd)
     if not stat.S_ISREG(info.st_mode):
         kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise ValidationError(f"{where}: cannot send {shown!r}: it is {kind}")
+        raise ValidationError(
+            f"{lead}cannot send {shown!r}: it is {kind}", param="attachments", index=index
+        )
     return info.st_size
 
 
 def check_attachments(attachments: Sequence[Attachment]) -> list[int | None]:
     """Validate attachments; return each one's size (None when unknown)."""
     if not attachments:
-        raise ValidationError("at least one attachment is required")
+        raise ValidationError("at least one attachment is required", param="attachments")
     sizes: list[int | None] = []
     total = 0
     for index, att in enumerate(attachments):
         name = att.display_name
-        where = f"attachment #{index}" + (f" ({name!r})" if name else "")
+        at: _At = ("attachments", index)
+        named = f" ({name!r})" if name else ""
+        where = f"attachment #{index}{named}"
         if isinstance(att.source, str) and not att.source:
-            raise ValidationError(f"{where}: empty path")
+            raise _bad("empty path", at)
         if not name:
-            raise ValidationError(
-                f"{where}: no filename; pass Attachment(source, filename='scan.pdf') "
-                f"(the extension selects the document type)"
+            raise _bad(
+                "no filename",
+                at,
+                hint="pass Attachment(source, filename='scan.pdf') (the extension selects "
+                "the document type)",
             )
         ext = os.path.splitext(name)[1].lower()
         if ext not in SUPPORTED_EXTENSIONS:
             shown = ext or "(none)"
             raise ValidationError(
                 f"{where}: unsupported file type {shown}; RingCentral accepts "
-                f"{', '.join(sorted(SUPPORTED_EXTENSIONS))}"
+                f"{', '.join(sorted(SUPPORTED_EXTENSIONS))}",
+                param="attachments",
+                index=index,
             )
         try:
             if isinstance(att.source, (str, os.PathLike)):
-                size: int | None = check_readable_file(att.source, where)
+                size: int | None = check_readable_file(att.source, where, index)
             else:
                 size = attachment_size(att.source)
         except OSError as exc:
-            raise ValidationError(f"{where}: cannot read file: {exc.strerror or exc}") from None
+            raise ValidationError(
+                f"{where}: cannot read file: {exc.strerror or exc}",
+                param="attachments",
+                index=index,
+            ) from None
         if size is None:
             size = att.size
         elif att.size is not None and att.size != size:
-            raise ValidationError(f"{where}: size={att.size} given but the source has {size} bytes")
+            raise ValidationError(
+                f"{where}: size={att.size} given but the source has {size} bytes",
+                param="attachments",
+                index=index,
+            )
         if size is not None:
             if size == 0:
-                raise ValidationError(f"{where}: the attachment is empty (0 bytes)")
+                raise ValidationError(
+                    f"{where}: the attachment is empty (0 bytes)",
+                    param="attachments",
+                    index=index,
+                )
             if size > MAX_ATTACHMENT_SIZE:
                 raise ValidationError(
                     f"{where}: {size} bytes exceeds the {MAX_ATTACHMENT_SIZE} byte (50 MiB) "
-                    f"limit per attachment"
+                    f"limit per attachment",
+                    param="attachments",
+                    index=index,
                 )
             total += size
             if total > MAX_TOTAL_SIZE:
                 raise ValidationError(
-                    f"attachments #0..#{index} total {total} bytes, over the "
-                    f"{MAX_TOTAL_SIZE} byte (50 MiB) limit for all attachments"
+                    f"{where} brings the total to {total} bytes, over the {MAX_TOTAL_SIZE} "
+                    f"byte (50 MiB) limit for all attachments",
+                    param="attachments",
+                    index=index,
                 )
         sizes.append(size)
     return sizes
@@ -390,11 +431,14 @@ def check_cover_index(value: int | None) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"cover_index must be an int, got {type(value).__name__}")
+        raise ValidationError(
+            f"cover_index must be an int, got {type(value).__name__}", param="cover_index"
+        )
     if value not in VALID_COVER_INDEXES:
         raise ValidationError(
             f"cover_index {value} is out of range: 0 (no cover page), 1-13 (en-US) or 15-28 "
-            f"(other languages)"
+            f"(other languages)",
+            param="cover_index",
         )
     return value
 
@@ -404,10 +448,13 @@ def check_cover_page_text(value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValidationError(f"cover_page_text must be a str, got {type(value).__name__}")
+        raise ValidationError(
+            f"cover_page_text must be a str, got {type(value).__name__}", param="cover_page_text"
+        )
     if len(value) > MAX_COVER_PAGE_TEXT:
         raise ValidationError(
-            f"cover_page_text has {len(value)} characters; the limit is {MAX_COVER_PAGE_TEXT}"
+            f"cover_page_text has {len(value)} characters; the limit is {MAX_COVER_PAGE_TEXT}",
+            param="cover_page_text",
         )
     return value
 
@@ -423,7 +470,8 @@ def check_resolution(value: str | FaxResolution | None) -> FaxResolution | None:
             if member.value.lower() == value.strip().lower():
                 return member
     raise ValidationError(
-        f"resolution {value!r} is invalid: use 'High' (200 dpi) or 'Low' (100 dpi)"
+        f"resolution {value!r} is invalid: use 'High' (200 dpi) or 'Low' (100 dpi)",
+        param="resolution",
     )
 
 
@@ -432,7 +480,9 @@ def check_iso_code(value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{2}", value):
-        raise ValidationError(f"iso_code {value!r} must be a two-letter ISO 3166-1 code, e.g. 'US'")
+        raise ValidationError(
+            f"iso_code {value!r} must be a two-letter ISO 3166-1 code, e.g. 'US'", param="iso_code"
+        )
     return value.upper()
 
 
@@ -447,18 +497,20 @@ def check_send_time(
     if value is None:
         return None
     if not isinstance(value, datetime):
-        raise ValidationError(f"{name} must be a datetime, got {type(value).__name__}")
+        raise ValidationError(f"{name} must be a datetime, got {type(value).__name__}", param=name)
     try:
         text = format_datetime(value)
     except ValueError:
         raise ValidationError(
-            f"{name} {value.isoformat()} is a naive datetime: pass a timezone-aware one "
-            f"(e.g. datetime(..., tzinfo=timezone.utc))"
+            f"{name} {value.isoformat()} is a naive datetime",
+            param=name,
+            hint="pass a timezone-aware one (e.g. datetime(..., tzinfo=timezone.utc))",
         ) from None
     if now is not None and value.timestamp() < now - SEND_TIME_GRACE:
         current = format_datetime(datetime.fromtimestamp(now, value.tzinfo))
         raise ValidationError(
-            f"{name} {text} is in the past (now is {current}); omit it to send now, or "
-            f"pass a future time"
+            f"{name} {text} is in the past (now is {current})",
+            param=name,
+            hint="omit it to send now, or pass a future time",
         )
     return text

@@ -26,7 +26,7 @@ class FaxWait:
         on_update: Callable[[FaxMessage], None] | None = None,
     ) -> None:
         if not poll > 0:
-            raise ValidationError("poll must be > 0 seconds")
+            raise ValidationError("poll must be > 0 seconds", param="poll")
         self.message_id = str(message_id)
         self.timeout = timeout
         self.poll = poll

@@ -23,9 +23,9 @@ from ringfax import (
     Request,
     Response,
     StaticTokenAuth,
-    Token,
     TransportError,
 )
+from ringfax._token import Token
 
 SERVER = "https://platform.example.test"
 CLIENT_ID = "cid-public"

@@ -11,9 +11,23 @@ from typing import Any
 
 import pytest
 
-from ringfax import FaxMessage, Inbox, ReceivedFax, TransportError
+from ringfax import (
+    Attachment,
+    DownloadError,
+    FaxMessage,
+    Inbox,
+    ReceivedFax,
+    TransportError,
+    ValidationError,
+)
 from ringfax._cli import build_parser, main
-from ringfax._cli_common import cli_terms, token_cache_path, unreachable_hint, wait_notice
+from ringfax._cli_common import (
+    download_message,
+    token_cache_path,
+    unreachable_hint,
+    validation_message,
+    wait_notice,
+)
 from ringfax._progress import UploadProgress, format_bytes, format_duration
 
 CREDS = ["--server", "http://127.0.0.1:9", "--client-id", "a", "--client-secret", "b"]
@@ -42,31 +56,55 @@ class Terminal(io.StringIO):
 # -- messages in CLI terms ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("library", "cli"),
-    [
+def _refusal(call: Any) -> ValidationError:
+    with pytest.raises(ValidationError) as info:
+        call()
+    return info.value
+
+
+def test_validation_errors_name_the_cli_flags_from_their_structure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ringfax._validation import check_attachments, check_cover_page_text, normalize_recipients
+
+    monkeypatch.setattr("ringfax._validation._load_phonenumbers", lambda: None)
+    empty = tmp_path / "x.doc"
+    empty.write_bytes(b"")
+    ok = tmp_path / "a.pdf"
+    ok.write_bytes(b"%PDF")
+    cases = [
         (
-            "recipient #0: '555' is not in E.164 format (+<country code><number>); pass "
-            "default_country='US' (for example) to normalise national numbers",
+            lambda: normalize_recipients(["555"]),
             "--to #1: '555' is not in E.164 format (+<country code><number>); pass "
             "--country US (for example) to normalise national numbers",
         ),
-        ("national numbers need default_country=...", "national numbers need --country CC"),
-        ("send_time 2020-01-01Z is in the past", "--send-at 2020-01-01Z is in the past"),
-        ("cover_page_text has 2000 characters", "--cover-text has 2000 characters"),
-        ("attachment #1 ('x.doc'): it is empty", "FILE #2 ('x.doc'): it is empty"),
-        ("attachments #0..#2 total 60000000 bytes", "FILE #1..#3 total 60000000 bytes"),
-        ("a recipient is needed (to=[...] is empty)", "a recipient is needed (no --to given)"),
         (
-            "'a.pdf' already exists; not overwriting it (pass overwrite=True, CLI: --overwrite, "
-            "or choose another path)",
-            "'a.pdf' already exists; not overwriting it (--force overwrites it)",
+            lambda: normalize_recipients(["+16505550123"], "ZZ"),
+            "--country 'ZZ' is not an ISO 3166-1 country code (e.g. 'US', 'GB', 'DE')",
         ),
-        ("read timeout: the timeout of send_times_x", "read timeout: the timeout of send_times_x"),
-    ],
-)  # fmt: skip
-def test_cli_terms(library: str, cli: str) -> None:
-    assert cli_terms(library) == cli
+        (
+            lambda: check_cover_page_text("x" * 2000),
+            "--cover-text has 2000 characters; the limit is 1024",
+        ),
+        (
+            lambda: check_attachments([Attachment(ok), Attachment(empty)]),
+            "FILE #2 ('x.doc'): the attachment is empty (0 bytes)",
+        ),
+    ]
+    for call, expected in cases:
+        assert validation_message(_refusal(call)) == expected
+
+
+def test_a_refused_overwrite_names_the_force_flag(tmp_path: Path) -> None:
+    from ringfax._atomic import write_atomically
+
+    target = tmp_path / "a.pdf"
+    target.write_bytes(b"x")
+    with pytest.raises(DownloadError) as info:
+        write_atomically([b"y"], target, overwrite=False)
+    assert download_message(info.value) == (
+        f"{str(target)!r} already exists; not overwriting it (--force overwrites it)"
+    )
 
 
 def test_wait_notice_names_the_rate_limit_group() -> None:

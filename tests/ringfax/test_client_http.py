@@ -126,7 +126,8 @@ def test_fax_post_read_timeout_is_not_resent(tmp_path: Path) -> None:
         count = len(srv.requests)
         client.close()
     assert count == 1
-    assert info.value.sent is True and "read timeout" in str(info.value)
+    assert isinstance(info.value.cause, TransportError) and info.value.cause.sent is True
+    assert "read timeout" in str(info.value)
 
 
 def test_fax_post_dropped_connection_is_not_resent(tmp_path: Path) -> None:

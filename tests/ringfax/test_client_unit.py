@@ -24,13 +24,13 @@ from _scripted_server import (
 )
 
 from ringfax import (
-    APIError,
     Attachment,
     AuthError,
     CoverPage,
     FaxClient,
     FaxMaybeSentError,
     FunctionTransport,
+    LinkRefused,
     MessageStatus,
     NotFound,
     RateLimited,
@@ -218,7 +218,8 @@ def test_fax_post_not_retried_after_read_timeout(tmp_path: Path) -> None:
     assert len(rec.requests) == 1  # never re-POSTed
     assert clock.sleeps == []
     err = info.value
-    assert isinstance(err, TransportError) and err.sent is True
+    assert not isinstance(err, TransportError)  # raised after 3xx/5xx answers too
+    assert isinstance(err.cause, TransportError) and err.cause.sent is True
     assert "may have been sent" in str(err)
     assert "iter_faxes(direction='Outbound'" in str(err)
     assert err.attempted_at == datetime.fromtimestamp(clock.now, timezone.utc)
@@ -395,9 +396,10 @@ def test_iter_faxes_follows_next_page_on_our_host() -> None:
     client = make_client(rec)
     since = datetime(2026, 1, 1, tzinfo=timezone.utc)
     ids: list[str] = []
-    with pytest.raises(APIError, match=r"refusing to follow navigation.nextPage"):
+    with pytest.raises(LinkRefused, match=r"refusing to follow navigation.nextPage") as info:
         for m in client.iter_faxes(direction="Outbound", date_from=since, per_page=2):
             ids.append(m.id)
+    assert urllib.parse.urlsplit(info.value.url).hostname == "evil.example"
     assert ids == ["1", "2", "3", "4"]
     first = urllib.parse.urlsplit(rec.requests[0].url)
     query = urllib.parse.parse_qs(first.query)

@@ -12,23 +12,27 @@ from ringfax import (
     APIError,
     AuthError,
     BadRequest,
-    Conflict,
-    ErrorDetail,
     FaxMaybeSentError,
-    Forbidden,
-    NotAcceptable,
+    LinkRefused,
     NotFound,
-    PayloadTooLarge,
     RateLimited,
     RingFaxError,
     ServerError,
     TransportError,
-    UnsupportedMediaType,
     ValidationError,
     WaitTimeout,
-    error_from_response,
 )
-from ringfax._errors import parse_retry_after, redact_url
+from ringfax._errors import (
+    Conflict,
+    ErrorDetail,
+    Forbidden,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    error_from_response,
+    parse_retry_after,
+    redact_url,
+)
 
 NOW = 1_780_000_000.0
 
@@ -37,7 +41,9 @@ def test_hierarchy() -> None:
     for cls in (ValidationError, TransportError, WaitTimeout, APIError):
         assert issubclass(cls, RingFaxError)
     assert issubclass(ValidationError, ValueError)
-    assert issubclass(FaxMaybeSentError, TransportError)
+    assert issubclass(FaxMaybeSentError, RingFaxError)
+    assert not issubclass(FaxMaybeSentError, TransportError)  # 3xx/5xx answers raise it too
+    assert not issubclass(LinkRefused, APIError)  # a client-side refusal, not an answer
     for cls in (BadRequest, AuthError, Forbidden, NotFound, NotAcceptable, Conflict):
         assert issubclass(cls, APIError)
     for cls in (PayloadTooLarge, UnsupportedMediaType, RateLimited, ServerError):
@@ -169,7 +175,7 @@ def test_fax_maybe_sent_message_explains_how_to_check() -> None:
     cause = TransportError("POST x: read timeout", sent=True)
     err = FaxMaybeSentError("POST x: read timeout", attempted_at=when, cause=cause)
     text = str(err)
-    assert err.sent is True and err.cause is cause and err.attempted_at == when
+    assert err.cause is cause and err.attempted_at == when and err.reason == "POST x: read timeout"
     assert "may have been sent" in text and "NOT re-sent" in text
     assert "iter_faxes(direction='Outbound'" in text and "2026-08-20T17:02:11+00:00" in text
     assert "message-store" in text

@@ -8,20 +8,17 @@ from datetime import datetime, timedelta, timezone
 import _scripted_server  # noqa: F401 - makes `import ringfax` find the real package
 import pytest
 
-from ringfax import (
+from ringfax import Attachment, CoverPage, FaxMessage, MessageStatus, Recipient, RecipientStatus
+from ringfax._models import (
     FAX_ERROR_TABLE,
     TERMINAL_STATUSES,
-    Attachment,
-    CoverPage,
     FaxErrorInfo,
-    FaxMessage,
-    MessageStatus,
+    MessageAttachment,
     RateLimitInfo,
-    Recipient,
-    RecipientStatus,
     fax_error_info,
+    format_datetime,
+    parse_datetime,
 )
-from ringfax._models import MessageAttachment, format_datetime, parse_datetime
 
 # FaxErrorCodeEnum, verbatim from the reference (§4.2)
 SPEC_FAX_ERROR_CODES = [

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from _scripted_server import FakeClock, fax_json, is_token_request, json_response
 
-from ringfax import FaxClient, FileTokenCache, FunctionTransport, Request, Response, Token
+from ringfax import FaxClient, FileTokenCache, FunctionTransport, Request, Response
+from ringfax._token import Token
 
 SERVER = "https://platform.example.test"
 
@@ -198,7 +199,8 @@ def test_processes_share_the_cache(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys
-        from ringfax import FileTokenCache, Token
+        from ringfax import FileTokenCache
+        from ringfax._token import Token
         cache = FileTokenCache({str(path)!r})
         for i in range(30):
             cache.store(sys.argv[1] + str(i), Token("a", 2e9))

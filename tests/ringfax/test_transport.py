@@ -12,14 +12,13 @@ from urllib3 import exceptions as u3exc
 
 from ringfax import (
     FunctionTransport,
-    HeaderMap,
     Request,
     Response,
     Transport,
     TransportError,
     Urllib3Transport,
 )
-from ringfax._transport import translate_error
+from ringfax._transport import HeaderMap, translate_error
 
 
 def ok(rec: Recorded) -> Reply:

@@ -10,7 +10,8 @@ from pathlib import Path
 import _scripted_server  # noqa: F401 - makes `import ringfax` find the real package
 import pytest
 
-from ringfax import Attachment, Recipient, ValidationError, normalize_number, sanitize_filename
+from ringfax import Attachment, Recipient, ValidationError, normalize_number
+from ringfax._filenames import sanitize_filename
 from ringfax._models import FaxResolution
 from ringfax._validation import (
     MAX_ATTACHMENT_SIZE,
@@ -65,8 +66,11 @@ def test_normalize_number(numbers: str, raw: str, country: str | None, expected:
     ],
 )
 def test_bad_numbers(numbers: str, raw: str, country: str | None, message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
-        normalize_number(raw, country, where="recipient #3")
+    with pytest.raises(ValidationError, match=message) as info:
+        normalize_recipients(["+16505550123", "+16505550124", "+16505550125", raw], country)
+    if info.value.param == "to":  # a bad default_country is about that argument, not recipient
+        assert (info.value.index, info.value.subject) == (3, "recipient #3")
+        assert str(info.value).startswith("recipient #3: ")
 
 
 def test_error_names_the_recipient(numbers: str) -> None:
@@ -99,7 +103,9 @@ def test_e164_number_needs_an_assigned_code_and_length(
     with pytest.raises(
         ValidationError, match=rf"^recipient #0: {re.escape(repr(raw))} .*({message})"
     ):
-        normalize_number(raw, where="recipient #0")
+        normalize_recipients([raw])
+    with pytest.raises(ValidationError, match=rf"^{re.escape(repr(raw))} .*({message})"):
+        normalize_number(raw)
 
 
 @pytest.mark.parametrize("country", ["XX", "QQ", "ZZ"])
@@ -186,7 +192,9 @@ def test_size_limits_use_the_source_size(tmp_path: Path) -> None:
     half = tmp_path / "half.tif"
     with open(half, "wb") as fh:
         fh.truncate(MAX_ATTACHMENT_SIZE // 2 + 1)
-    with pytest.raises(ValidationError, match=r"attachments #0..#1 total 52428802 bytes"):
+    with pytest.raises(
+        ValidationError, match=r"attachment #1 .* brings the total to 52428802 bytes"
+    ):
         check_attachments([Attachment(half), Attachment(half)])
     # a declared size counts for iterables; an undeclared one cannot be checked up front
     with pytest.raises(ValidationError, match="per attachment"):
