@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 __all__ = ["DEFAULT_SCENARIOS", "EmulatorConfig", "RateLimit", "Scenario"]
@@ -197,3 +198,16 @@ class EmulatorConfig:
             raise ValueError(
                 f"EmulatorConfig.max_waiting_connections must be an int >= 0, not {waiting!r}"
             )
+        networks: object = self.webhook_allowed_networks
+        if isinstance(networks, str) or not isinstance(networks, tuple | list):
+            raise ValueError(
+                "EmulatorConfig.webhook_allowed_networks must be a tuple of networks, "
+                f"not {networks!r}"
+            )
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"EmulatorConfig.webhook_allowed_networks: {network!r} is not an IP network"
+                ) from None

@@ -355,3 +355,26 @@ def test_unreachable_receiver_is_blacklisted(raw: Raw, emulator: Emulator) -> No
     assert wait_until(lambda: raw.request("GET", path).json()["status"] == "Blacklisted")
     reason = raw.request("GET", path).json()["blacklistedData"]["reason"]
     assert reason == "I/O operation is failed. Details: [Connection refused]"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("webhook_allowed_networks", ("127.0.0.0/8", "not-a-net"), "'not-a-net' is not an IP"),
+        ("webhook_allowed_networks", "127.0.0.0/8", "must be a tuple of networks"),
+        ("webhook_blacklist_after", 0, "must be a positive number"),
+        ("ws_recovery_timeout", -1.0, "must be a positive number"),
+    ],
+)
+def test_bad_push_settings_are_refused_up_front(field: str, value: object, says: str) -> None:
+    with pytest.raises(ValueError, match=says) as refused:
+        EmulatorConfig(**{field: value})  # type: ignore[arg-type]
+    assert field in str(refused.value)
+
+
+def test_configured_networks_widen_the_allow_list(tmp_path: Path, receiver: Receiver) -> None:
+    narrow = push_config(webhook_allowed_networks=("127.0.0.2/32",))
+    with Emulator(tmp_path / "data", config=narrow, clock=ManualClock()) as emu:
+        reply = Raw(emu).request("POST", SUBSCRIPTION_PATH, subscription_body(receiver.url), JSON)
+        assert (reply.status, reply.json()["parameterName"]) == (400, "deliveryMode.address")
+        assert receiver.handshakes.empty()  # refused before any connection
