@@ -62,7 +62,7 @@ from ._events import NEED_DATA, Event, NeedData, PartData, _new
 from ._headers import boundary_from_content_type
 from ._limits import DEFAULT_LIMITS, Limits
 from ._scan import Scanner
-from ._scanstate import BODY, CLOSE, CR, DEAD, set_data
+from ._scanstate import BODY, CLOSE, CR, DEAD, key_absent, set_data
 
 __all__ = ["Decoder", "Limits"]
 
@@ -243,9 +243,9 @@ class Decoder(Scanner):
             received = self._received + len(data)
             if (
                 received <= self._max_total
-                and data.find(self._key) < 0
                 and data.rfind(self._tailc, -self._dl1) < 0
                 and data[-1] != CR
+                and key_absent(data, self._key)
             ):
                 self._received = received
                 self._base = received
@@ -292,9 +292,9 @@ class Decoder(Scanner):
             n = len(buf)
             if (
                 n
-                and buf.find(self._key) < 0
                 and buf.rfind(self._tailc, -self._dl1) < 0
                 and buf[-1] != CR
+                and key_absent(buf, self._key)
             ):
                 self._pos = n
                 event = _new(PartData)

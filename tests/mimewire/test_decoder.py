@@ -131,6 +131,31 @@ def test_large_chunk_without_delimiter_is_passed_through_uncopied() -> None:
     assert d.next_event() is NEED_DATA
 
 
+@pytest.mark.parametrize("use_feed", [False, True])
+def test_delimiter_at_any_offset_of_a_passed_through_chunk_is_found(use_feed: bool) -> None:
+    """The pass-through test of a body chunk searches it in overlapping windows: a
+    delimiter across a window edge (or anywhere else) must still end the part."""
+    from mimewire._scanstate import WINDOW
+
+    key = b"\r\n--boundary"
+    size = 3 * WINDOW
+    edges = [k * (WINDOW - len(key) + 1) for k in (1, 2, 3)]
+    offsets = [0, 1, size - len(key)] + [e + d for e in edges for d in range(-len(key), 2)]
+    for at in offsets:
+        chunk = bytearray(b"x" * size)
+        chunk[at : at + len(key) + 4] = key + b"--\r\n"
+        d = Decoder("boundary", limits=Limits(max_epilogue=None))
+        events = d.feed(b"--boundary\r\n\r\ny")  # then the chunk is passed through
+        if use_feed:
+            events += d.feed(bytes(chunk))
+        else:
+            d.receive_data(bytes(chunk))
+            events += _events(d)
+        data = b"".join(e.data for e in events if isinstance(e, PartData))
+        assert data == b"y" + b"x" * at, at
+        assert isinstance(events[-1], MultipartEnd), at
+
+
 def test_a_chunk_ending_in_a_possible_delimiter_start_is_not_copied() -> None:
     """A chunk whose end may start a delimiter is held (referenced, not copied) until the
     next chunk decides; then it is passed on whole when it was not a delimiter."""
