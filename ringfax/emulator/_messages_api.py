@@ -128,8 +128,9 @@ class MessageHandlers(Exchange):
         now = faxes.clock.now()
         if not faxes.store.update_fax(row.id, read_status=read, restore=restore, now=now):
             raise cmn102("messageId", ident)  # purged meanwhile
-        row = faxes.get(ident)
-        self.svc.push.fax_changed("updated", row)
+        before, row = row, faxes.get(ident)
+        if (before.read_status, before.availability) != (row.read_status, row.availability):
+            self.svc.push.fax_changed("updated", row)
         return self._json(200, faxes.render(row, self._base, store_style=True))
 
     def _content(self, ident: str, att_ident: str) -> ApiResponse:

@@ -183,9 +183,15 @@ def test_outbound_send_status_and_read_changes(
     clock.advance(31)  # past send_delay: Queued -> Sent, noticed by the watcher
     status = receiver.next_event().json()["body"]["changes"][0]
     assert (status["newCount"], status["updatedCount"], status["newMessageIds"]) == (0, 1, [])
-    marked = raw.request("PUT", f"{STORE_PATH}/{fax_id}", b'{"readStatus":"Read"}', JSON)
+    marked = raw.request("PUT", f"{STORE_PATH}/{fax_id}", b'{"readStatus":"Unread"}', JSON)
     assert marked.status == 200
     assert receiver.next_event().json()["body"]["changes"][0]["updatedCount"] == 1
+    again = raw.request("PUT", f"{STORE_PATH}/{fax_id}", b'{"readStatus":"Unread"}', JSON)
+    assert again.status == 200  # no change, no event
+    assert raw.request("DELETE", f"{STORE_PATH}/{fax_id}").status == 204
+    assert raw.post_fax(data, ctype).status == 200
+    later = [receiver.next_event().json()["body"]["changes"][0] for _ in range(2)]
+    assert [(c["newCount"], c["updatedCount"]) for c in later] == [(0, 1), (1, 0)]
     with pytest.raises(queue.Empty):
         receiver.events.get_nowait()  # the inbound fax produced nothing for this filter
 
