@@ -47,10 +47,20 @@ close delimiter before any part (``--b--``) zero parts                  error
 bytes after the close delimiter other than  epilogue (counted, never    error
 padding then CRLF                           parsed)
 missing close delimiter / truncated body    error                       error
+part with ``Content-Length: N``             its N bytes, then PartEnd   same
+                                            at once; the delimiter
+                                            must follow exactly there
+a delimiter inside those N bytes, a bad or  error (part, offset)        error
+duplicate Content-Length
+``CRLF--boundary`` inside those N bytes,    body data                   error
+not followed by padding+CRLF or ``--``
+no delimiter, but lines with the boundary   error naming the mismatch   same
+and other leading dashes                    and the fix
 ==========================================  ==========================  =====================
 
 The epilogue is never parsed: :attr:`Decoder.epilogue_size` counts the bytes after the line
-break that ends the close delimiter line.
+break that ends the close delimiter line. The kernel's design and the reasons behind these
+rules: ``docs/decoder.md``.
 """
 
 from __future__ import annotations
