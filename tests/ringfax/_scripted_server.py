@@ -17,21 +17,9 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-# tests/ringfax (a directory without __init__.py) lands on sys.path as a *namespace* package
-# called "ringfax" that shadows the real one (which the editable install only provides via a
-# meta-path finder that runs later). A regular package anywhere on sys.path wins over a
-# namespace portion, so put the repository root on the path before importing ringfax.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.append(_ROOT)
-for _name in ("ringfax", "mimewire"):
-    if _name in sys.modules and getattr(sys.modules[_name], "__file__", None) is None:
-        del sys.modules[_name]
-
-from ringfax import FaxClient, FunctionTransport, Request, Response, TransportError  # noqa: E402
+from ringfax import FaxClient, FunctionTransport, Request, Response, TransportError
 
 
 @dataclass

@@ -20,15 +20,15 @@ from ringfax import (
     TransportError,
     ValidationError,
 )
-from ringfax._cli import build_parser, main
-from ringfax._cli_common import (
+from ringfax._progress import UploadProgress, format_bytes, format_duration
+from ringfax.cli import build_parser, main
+from ringfax.cli.common import (
     download_message,
     token_cache_path,
     unreachable_hint,
     validation_message,
     wait_notice,
 )
-from ringfax._progress import UploadProgress, format_bytes, format_duration
 
 CREDS = ["--server", "http://127.0.0.1:9", "--client-id", "a", "--client-secret", "b"]
 CREDS += ["--jwt", "c", "--no-token-cache"]
@@ -332,7 +332,7 @@ def test_ctrl_c_during_the_upload(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 def test_receive_names_each_fax_it_could_not_save_and_exits_incomplete(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from ringfax._cli_common import EXIT_INCOMPLETE
+    from ringfax.cli.common import EXIT_INCOMPLETE
 
     def sync(self: Inbox) -> list[ReceivedFax]:
         self.failures = {"77": "HTTP 500 on the download", "78": "disk full"}
@@ -359,8 +359,8 @@ def test_a_pacing_wait_before_the_upload_is_not_counted_as_upload_time(
     from _scripted_server import FakeClock, Recorder, fax_json, json_response
 
     from ringfax import FunctionTransport
-    from ringfax._cli_commands import __name__ as send_module
-    from ringfax._cli_common import CLIENT_DEFAULTS
+    from ringfax.cli.common import CLIENT_DEFAULTS
+    from ringfax.cli.send import __name__ as send_module
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     pdf = tmp_path / "a.pdf"

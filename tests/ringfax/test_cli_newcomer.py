@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _scripted_server import _ROOT  # noqa: F401  (puts the real packages first on sys.path)
 
 from ringfax import AsyncFaxClient, FaxClient, Inbox, ReceivedFax, TransportError
-from ringfax._cli import main
-from ringfax._cli_common import (
+from ringfax.cli import main
+from ringfax.cli.common import (
     EXIT_BROKEN_PIPE,
     EXIT_CANCELLED,
     EXIT_CODES,
@@ -266,7 +265,7 @@ def test_demo_without_urllib3_fails_before_starting_the_emulator() -> None:
     code = """
         import sys
         sys.modules['urllib3'] = None  # makes 'import urllib3' fail
-        from ringfax._cli import main
+        from ringfax.cli import main
         sys.exit(main(["demo"]))
     """
     result = subprocess.run(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 from datetime import datetime, timezone
 
-import _scripted_server  # noqa: F401 - makes `import ringfax` find the real package
 import pytest
 
 from ringfax import (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta, timezone
 
-import _scripted_server  # noqa: F401 - makes `import ringfax` find the real package
 import pytest
 
 from ringfax import Attachment, CoverPage, FaxMessage, MessageStatus, Recipient, RecipientStatus

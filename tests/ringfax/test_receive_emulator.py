@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _scripted_server import _ROOT  # noqa: F401  (puts the real packages first on sys.path)
 
 from ringfax import (
     Attachment,

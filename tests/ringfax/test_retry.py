@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _scripted_server  # noqa: F401 - makes `import ringfax` find the real package
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st

@@ -7,7 +7,6 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-import _scripted_server  # noqa: F401 - makes `import ringfax` find the real package
 import pytest
 
 from ringfax import Attachment, Recipient, ValidationError, normalize_number

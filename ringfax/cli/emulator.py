@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from mimewire import MultipartBody, Part
 
-from ._cli_commands import Follow
-from ._cli_common import (
+from .._client import FaxClient
+from .._inbox import Inbox
+from .._models import FaxMessage, Recipient
+from .common import (
     EXIT_API,
     EXIT_OK,
     CommandFailed,
@@ -33,12 +35,10 @@ from ._cli_common import (
     status_text,
     unreachable_hint,
 )
-from ._client import FaxClient
-from ._inbox import Inbox
-from ._models import FaxMessage, Recipient
+from .send import Follow
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from ..emulator import Emulator
 
 INBOUND_FAX_PATH = "/emulator/v1/inbound-fax"
 
@@ -54,7 +54,7 @@ def _port_in_use(exc: OSError) -> bool:
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    from .emulator import Emulator, EmulatorConfig
+    from ..emulator import Emulator, EmulatorConfig
 
     config = EmulatorConfig(
         send_delay=args.send_delay,
@@ -195,9 +195,9 @@ class _Discard(io.StringIO):
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ._transport import _urllib3
-    from .emulator import Emulator, EmulatorConfig
-    from .emulator._samples import make_pdf, make_tiff
+    from .._transport import _urllib3
+    from ..emulator import Emulator, EmulatorConfig
+    from ..emulator._samples import make_pdf, make_tiff
 
     _urllib3()  # without the `fax` extra, say so before starting anything
     stdout = args.stdout
