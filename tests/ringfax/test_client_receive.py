@@ -1,4 +1,4 @@
-"""Receiving side of FaxClient (issue 12): message-sync, read status, safe cancel, delete,
+"""Receiving side of FaxClient: message-sync, read status, safe cancel, delete,
 download naming and no silent overwrite. Function transport + fake clock, no sockets."""
 
 from __future__ import annotations

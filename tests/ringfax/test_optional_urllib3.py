@@ -1,4 +1,4 @@
-"""urllib3 is an optional extra (issue 11/12): ``import ringfax`` works without it, and creating
+"""urllib3 is an optional extra: ``import ringfax`` works without it, and creating
 a client that needs the real transport says how to install it."""
 
 from __future__ import annotations

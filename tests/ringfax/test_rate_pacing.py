@@ -1,4 +1,4 @@
-"""Rate-limit pacing (issue 12): wait out an exhausted group instead of provoking a 429, wait
+"""Rate-limit pacing: wait out an exhausted group instead of provoking a 429, wait
 the window after a 429 without Retry-After, and tell on_wait about every long wait."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""End to end against the emulator over real HTTP on 127.0.0.1 (issue 12): receive a fax
+"""End to end against the emulator over real HTTP on 127.0.0.1: receive a fax
 (list, message-sync, download, read status), forward it, cancel only Queued faxes, delete,
 pace on the emulator's rate limits, share tokens through a FileTokenCache."""
 

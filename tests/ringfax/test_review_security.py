@@ -1,4 +1,4 @@
-"""Issue 10 items 1-4 (ringfax client side): regression tests that fail on the pre-session code.
+"""What a hostile or broken server must never make the client do:
 
 1. a server ``nextPage`` link must never carry the bearer token to another host;
 2. server-provided ids/file names must never steer a download outside its directory;

@@ -1,4 +1,4 @@
-"""Pre-send checks (issue 12): an attachment that cannot be read is a ValidationError before
+"""Pre-send checks: an attachment that cannot be read is a ValidationError before
 any request (never "the fax may have been sent"), and a send time in the past is refused."""
 
 from __future__ import annotations

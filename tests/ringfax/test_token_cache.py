@@ -1,4 +1,4 @@
-"""FileTokenCache (issue 12): tokens shared by processes — 0600, atomic, keyed — so a CLI call
+"""FileTokenCache: tokens shared by processes — 0600, atomic, keyed — so a CLI call
 reuses a valid token instead of doing a JWT login every time."""
 
 from __future__ import annotations
