@@ -62,6 +62,7 @@ __all__ = [
     "State",
     "StoreError",
     "check_recipients",
+    "open_store",
     "parse_recipients",
     "read_number_list",
 ]

@@ -193,6 +193,11 @@ class Worker:
         """Pace, POST, record. The row is ``submitting`` (claimed by this worker)."""
         at = self.store.reserve_send(self.cred.key, self.clock(), self.settings.pace_margin)
         self.pause(at - self.clock())
+        if not self.store.holds(row, self.clock(), self.settings.lease):
+            log.warning(
+                "claim on %s expired while pacing; left to its new owner", self.ref(row.number)
+            )
+            return
         client = self.cred.client
         try:
             if row.message_id:  # a retry: resend the failed fax, no upload

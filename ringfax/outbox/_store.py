@@ -382,6 +382,17 @@ class SqlStore:
             )
             return int(cur.rowcount or 0)
 
+    def holds(self, row: RecipientState, now: float, lease: float) -> bool:
+        """Renew this actor's claim on ``row``; False when another worker took it over."""
+        with self.transaction() as cur:
+            self._exec(
+                cur,
+                "UPDATE outbox_recipient SET lease_until = ? WHERE job_id = ? AND number = ? "
+                "AND state = 'submitting' AND lease_owner = ?",
+                (now + lease, self.job_id, row.number, self.actor),
+            )
+            return bool(cur.rowcount)
+
     def take_over(self, row: RecipientState, now: float, lease: float) -> bool:
         """Make this actor the owner of another actor's ``submitting`` claim."""
         with self.transaction() as cur:
