@@ -24,7 +24,7 @@ from typing import Any
 from ._codecs import is_identity
 from ._errors import UsageError
 from ._headers import check_header, render_content_type
-from ._part import AITER, PATH, BodySource, NestedBody, OneShot, Part
+from ._part import AITER, FILE, PATH, BodySource, NestedBody, OneShot, Part
 from ._plan import JOIN_LIMIT, Segment, Slot, plan
 from ._related import multipart_params
 from ._sources import aguarded, awire_chunks, guarded, open_path, wire_chunks
@@ -32,6 +32,11 @@ from ._sources import aguarded, awire_chunks, guarded, open_path, wire_chunks
 __all__ = ["JOIN_LIMIT", "BodyReader", "BodySource", "MultipartBody", "Part"]
 
 ProgressCallback = Callable[[int, int | None], object]
+
+# Caller's file objects a BodyReader reads in place: their read() returns bytes and they
+# have readinto. Others (duck-typed readers) go through the length-checked chunk iterator.
+_STD_FILES = (io.RawIOBase, io.BufferedIOBase)
+_UNSIZED = 1 << 62  # the bytes an unsized file part may still yield (no length promised)
 
 
 def _as_parts(parts: object) -> tuple[Part, ...]:
@@ -318,9 +323,10 @@ class BodyReader(io.RawIOBase):
     chunked encoding otherwise. Usable as ``http.client``'s and ``urllib3``'s ``body=``.
     ``close()`` stops the iteration and closes any file it had opened.
 
-    Plain file parts (a path, no transfer encoding) are read straight from the file:
-    ``read(n)`` is one ``read(n)`` system call and ``readinto`` reads into the caller's
-    buffer with no intermediate bytes object, with the same length checks as iteration.
+    Plain file parts (a path or a standard binary file object, no transfer encoding) are
+    read straight from the file: ``read(n)`` is one ``read(n)`` of the file and ``readinto``
+    reads into the caller's buffer with no intermediate bytes object, with the same length
+    checks as iteration. A file the reader opened (a path) it closes; a caller's it never does.
     With ``on_progress`` or a caller's boundary (which streamed parts are scanned for)
     the reader pulls the body's own iterator instead.
     """
@@ -332,7 +338,9 @@ class BodyReader(io.RawIOBase):
         "_chunk_size",
         "_chunks",
         "_file",
+        "_file_size",
         "_left",
+        "_owned",
         "_pos",
         "_segments",
         "_slot",
@@ -344,9 +352,11 @@ class BodyReader(io.RawIOBase):
         super().__init__()
         self._buf = b""  # the bytes being handed out ...
         self._pos = 0  # ... from this offset
-        self._file: Any = None  # an open plain file part being read directly
+        self._file: Any = None  # a plain file part being read directly
         self._slot: Slot | None = None  # ... the part it belongs to
-        self._left = 0  # ... and the bytes it still owes
+        self._file_size = 0  # ... the bytes it promised (_UNSIZED: no promise)
+        self._left = 0  # ... the bytes it still owes
+        self._owned = False  # ... whether the reader opened it (and so closes it)
         self._chunks: Iterator[bytes] | None = None  # chunks of a part read otherwise
         self._segments: Iterator[Segment] | None = None  # the body's planned segments
         self._chunk_size = body.chunk_size
@@ -363,10 +373,9 @@ class BodyReader(io.RawIOBase):
 
     def tell(self) -> int:
         """Bytes read so far (during a plain file part: its bytes read count too)."""
-        slot = self._slot
-        if slot is None:
+        if self._slot is None:
             return self._tell
-        return self._tell + slot.expected - self._left  # type: ignore[operator]
+        return self._tell + self._file_size - self._left
 
     def _advance(self) -> bool:
         """Move to the next source of bytes (a buffer, an open file or a chunk iterator);
@@ -400,9 +409,22 @@ class BodyReader(io.RawIOBase):
                 continue
             assert isinstance(seg, Slot)
             part = seg.part
-            if part._kind == PATH and (part._cte is None or is_identity(part._cte)):
-                self._file, self._left = open_path(seg)
+            if part._cte is None or is_identity(part._cte):
+                kind = part._kind
+                if kind == PATH:
+                    self._file, size = open_path(seg)
+                    self._owned = True
+                elif kind == FILE and isinstance(part._source, _STD_FILES):
+                    self._file = part._source  # the caller's: read in place, never closed
+                    if part._one_shot is None:
+                        self._file.seek(part._start)
+                    size = _UNSIZED if seg.expected is None else seg.expected
+                    self._owned = False
+                else:
+                    self._chunks = wire_chunks(seg, self._chunk_size)
+                    continue
                 self._slot = seg
+                self._left = self._file_size = size
                 self._buf = b""
                 self._pos = 0
                 return True
@@ -412,16 +434,18 @@ class BodyReader(io.RawIOBase):
         f, slot, left = self._file, self._slot, self._left
         self._tell = self.tell()
         self._file = self._slot = None
-        f.close()
-        if left and slot is not None:
-            raise slot.mismatch(slot.expected - left, more=False)  # type: ignore[operator]
+        if self._owned:
+            f.close()
+        if left and slot is not None and slot.expected is not None:
+            raise slot.mismatch(slot.expected - left, more=False)
 
     def _overrun(self, got: int) -> UsageError:
         f, slot = self._file, self._slot
         self._file = self._slot = None
-        f.close()
-        assert slot is not None
-        return slot.mismatch(slot.expected + got - self._left, more=True)  # type: ignore[operator]
+        if self._owned:
+            f.close()
+        assert slot is not None and slot.expected is not None
+        return slot.mismatch(slot.expected + got - self._left, more=True)
 
     def read(self, size: int | None = -1, /) -> bytes:
         if size is None or size < 0:
@@ -512,7 +536,7 @@ class BodyReader(io.RawIOBase):
             self._file = self._slot = self._chunks = self._segments = None
             self._buf = b""
             try:
-                if f is not None:
+                if f is not None and self._owned:
                     f.close()
                 close = getattr(chunks, "close", None)
                 if close is not None:

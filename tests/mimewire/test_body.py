@@ -9,6 +9,7 @@ import os
 import random
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -959,3 +960,80 @@ def test_in_memory_bodies_from_pass_through_size_are_not_copied() -> None:
     assert any(c is at for c in chunks)
     assert not any(c is below for c in chunks)
     assert any(below in c and len(c) > len(below) for c in chunks)
+
+
+class _DuckReader:
+    """A readable that is not an io class: read through the chunk iterator."""
+
+    def __init__(self, data: bytes) -> None:
+        self._f = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._f.read(size)
+
+
+@pytest.mark.parametrize("source", ["bytesio", "open-file", "pipe", "duck"])
+def test_reader_reads_callers_file_objects_in_place(tmp_path: Path, source: str) -> None:
+    data = bytes(range(256)) * 1000 + b"end"
+    path = tmp_path / "src.bin"
+    path.write_bytes(data)
+    if source == "bytesio":
+        f: Any = io.BytesIO(b"skip" + data)
+        f.seek(4)  # replayed from where it was when the part was made
+    elif source == "open-file":
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    elif source == "pipe":
+        import threading
+
+        rfd, wfd = os.pipe()
+        f = open(rfd, "rb")  # noqa: SIM115 - closed below
+
+        def feed() -> None:  # more than a pipe holds: written while the reader reads
+            with open(wfd, "wb") as w:
+                w.write(data)
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+    else:
+        f = _DuckReader(data)
+    try:
+        part = Part(f, name="f", filename="src.bin")
+        body = MultipartBody([Part.field("a", "1"), part, Part.field("z", "9")])
+        expected = MultipartBody(  # (a caller's boundary would make the reader scan chunks)
+            [Part.field("a", "1"), Part(data, name="f", filename="src.bin"), Part.field("z", "9")],
+            boundary=body.boundary,
+        ).to_bytes()
+        if source == "pipe":
+            assert body.content_length is None
+        reader = body.reader()
+        out = bytearray()
+        buf = bytearray(100_000)
+        sizes = []
+        while n := reader.readinto(buf):
+            out += buf[:n]
+            sizes.append(n)
+            assert reader.tell() == len(out)
+        assert bytes(out) == expected
+        if source in ("bytesio", "open-file"):  # whole buffers: read in place, not in chunks
+            assert sizes.count(100_000) == 2
+            assert body.reader().read() == expected  # replayed from the same position
+        if source == "pipe":
+            feeder.join(10)
+        assert not getattr(f, "closed", False)  # the caller's file stays open
+    finally:
+        if hasattr(f, "close"):
+            f.close()
+
+
+def test_reader_callers_file_grown_since_the_part_was_made(tmp_path: Path) -> None:
+    path = tmp_path / "g.bin"
+    path.write_bytes(b"x" * 1000)
+    with open(path, "rb") as f:
+        body = MultipartBody([Part(f, name="g")])
+        with open(path, "ab") as grow:
+            grow.write(b"y" * 100)
+        reader = body.reader()
+        with pytest.raises(UsageError, match=r"part 0 \(name='g'\): source yielded more than"):
+            while reader.read(4096):
+                pass
+        assert not f.closed
