@@ -34,6 +34,7 @@ from ._errors import (
 from ._models import RateLimitInfo
 from ._ratelimit import RateLimitPacer, describe_wait
 from ._retry import (
+    Decision,
     RetryPolicy,
     decide_after_status,
     decide_after_transport_error,
@@ -47,6 +48,7 @@ __all__ = [
     "Call",
     "Pipeline",
     "WaitCallback",
+    "WaitReason",
     "json_object",
     "read_json",
 ]
@@ -61,6 +63,35 @@ MAX_JSON_ANSWER = MAX_BUFFERED_BODY
 
 WaitCallback = Callable[[float, str], None]
 """``on_wait(seconds, reason)``: told about every wait over 1 s the client imposes itself."""
+
+
+class WaitReason(str):
+    """The ``reason`` handed to ``on_wait``: readable text, and what it is made of.
+
+    ``kind`` is ``"rate limit"`` (pacing, or a 429's wait; ``group`` names the usage-plan
+    group, e.g. ``"Heavy"``) or ``"retry"`` (a backoff after a failure; ``cause`` says what
+    failed, e.g. ``"GET https://…: HTTP 503"``).
+    """
+
+    kind: str
+    group: str | None
+    cause: str | None
+
+    def __new__(
+        cls, text: str, *, kind: str, group: str | None = None, cause: str | None = None
+    ) -> WaitReason:
+        reason = super().__new__(cls, text)
+        reason.kind = kind
+        reason.group = group
+        reason.cause = cause
+        return reason
+
+
+def rate_limit_reason(group: str, seconds: float) -> WaitReason:
+    """The reason of a wait on the rate limit of ``group``."""
+    name = group[:1].upper() + group[1:] if group else "unknown"
+    return WaitReason(describe_wait(group, seconds), kind="rate limit", group=name)
+
 
 BodyFactory = Callable[[], tuple[Body, "int | None", str]]
 """Builds a fresh ``(body, length or None, content type)`` for each attempt."""
@@ -164,7 +195,7 @@ class Pipeline:
         if delay > budget:
             raise self.pacer.over_budget(group, delay, budget)
         if delay > 0:
-            self.wait(delay, describe_wait(group, delay))
+            self.wait(delay, rate_limit_reason(group, delay))
         return max(0.0, delay)
 
     def _rate_limit_wait(self, group: str, error: APIError, response: Response) -> float | None:
@@ -248,7 +279,7 @@ class Pipeline:
                 log.info("%s %s: %s", method, redact_url(url), decision.reason)
                 if not decision.retry or not retryable_body:
                     raise
-                self.wait(decision.delay, f"{method} {redact_url(url)}: {decision.reason}")
+                self.wait(decision.delay, _retry_reason(method, url, decision))
                 waited += decision.delay
                 continue
             self._record(call.group, response)
@@ -304,11 +335,18 @@ class Pipeline:
             if not decision.retry or not retryable_body:
                 raise error
             if limited:
-                reason = describe_wait(group, decision.delay)
+                reason = rate_limit_reason(group, decision.delay)
             else:
-                reason = f"{method} {redact_url(url)}: {decision.reason}"
+                reason = _retry_reason(method, url, decision)
             self.wait(decision.delay, reason)
             waited += decision.delay
+
+
+def _retry_reason(method: str, url: str, decision: Decision) -> WaitReason:
+    where = f"{method} {redact_url(url)}"
+    return WaitReason(
+        f"{where}: {decision.reason}", kind="retry", cause=f"{where}: {decision.cause}"
+    )
 
 
 def _utc(epoch: float) -> datetime:

@@ -78,11 +78,13 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether to retry, after how many seconds, and why (for logs)."""
+    """Whether to retry, after how many seconds, and why (``reason``, for logs: ``cause`` and
+    the verdict; ``cause``: what failed)."""
 
     retry: bool
     delay: float
     reason: str
+    cause: str = ""
 
 
 def backoff_delay(policy: RetryPolicy, attempt: int, rand: float) -> float:
@@ -93,15 +95,16 @@ def backoff_delay(policy: RetryPolicy, attempt: int, rand: float) -> float:
 
 def _bounded(policy: RetryPolicy, attempt: int, waited: float, delay: float, why: str) -> Decision:
     if attempt >= policy.max_attempts:
-        return Decision(False, 0.0, f"{why}; giving up after {attempt} attempt(s)")
+        return Decision(False, 0.0, f"{why}; giving up after {attempt} attempt(s)", why)
     if waited + delay > policy.max_total_wait:
         return Decision(
             False,
             0.0,
             f"{why}; waiting {delay:g} s more would exceed max_total_wait="
             f"{policy.max_total_wait:g} s",
+            why,
         )
-    return Decision(True, max(0.0, delay), f"{why}; retrying in {delay:.3g} s")
+    return Decision(True, max(0.0, delay), f"{why}; retrying in {delay:.3g} s", why)
 
 
 def fax_post_maybe_sent(status: int) -> bool:

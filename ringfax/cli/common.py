@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import os
-import re
 import urllib.parse
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -138,16 +137,18 @@ def wait_notice(args: argparse.Namespace, *, retries: bool = True) -> Callable[[
     def on_wait(seconds: float, reason: str) -> None:
         if args.quiet:
             return
-        text = reason.strip() or "waiting"
-        if "rate limit" in text.lower():
-            group = re.search(r"\(([^)]*?)(?: group)?\)", text)
-            where = f" ({group.group(1)} group)" if group else ""
+        kind = getattr(reason, "kind", None)
+        if kind == "rate limit":
+            group = getattr(reason, "group", None)
+            where = f" ({group} group)" if group else ""
             text = f"waiting {math.ceil(seconds)} s on the rate limit{where}"
         elif not retries:
             return
-        else:  # retry backoff: "<what failed>; retrying in N s"
-            text = re.sub(r";?\s*retrying in [\d.]+ ?s\.?$", "", text)
-            text = f"{text}; retrying in {math.ceil(seconds)} s"
+        elif kind == "retry":
+            cause = getattr(reason, "cause", None) or "the request failed"
+            text = f"{cause}; retrying in {math.ceil(seconds)} s"
+        else:
+            text = reason.strip() or f"waiting {math.ceil(seconds)} s"
         print(text, file=args.stderr, flush=True)
 
     return on_wait

@@ -107,19 +107,39 @@ def test_a_refused_overwrite_names_the_force_flag(tmp_path: Path) -> None:
     )
 
 
-def test_wait_notice_names_the_rate_limit_group() -> None:
+def test_wait_notice_reads_the_reason_structure_not_its_text() -> None:
+    """A retry names what failed and when it is tried again, a rate-limit wait names its
+    group: the notice is built from the reason's fields; ``-q`` silences both."""
+    from _scripted_server import FakeClock, Recorder, fax_json, json_response, scripted_client
+
+    from ringfax import Response
+
     err = io.StringIO()
     args = build_parser().parse_args(["list"])
     args.stderr = err
-    notice = wait_notice(args)
-    notice(41.2, "rate limit (Heavy group): waiting 41 s")
-    notice(1.6, "GET http://x/y: HTTP 503; retrying in 1.6 s")
+    clock = FakeClock()
+    busy = {"errorCode": "CMN-211", "message": "rate limit service (Heavy) is unavailable"}
+    exhausted = {"X-Rate-Limit-Group": "Heavy", "X-Rate-Limit-Remaining": "0"}
+    exhausted["X-Rate-Limit-Window"] = "42"
+    recorder = Recorder(
+        Response(503, {"Retry-After": "3"}, json.dumps(busy).encode()),
+        json_response(fax_json(), headers=exhausted),
+        json_response(fax_json()),
+    )
+    client = scripted_client(recorder, clock, on_wait=wait_notice(args))
+    client.get_fax(1)
+    client.get_fax(1)
     assert err.getvalue().splitlines() == [
+        "GET https://platform.example.test/restapi/v1.0/account/~/extension/~/message-store/1: "
+        "HTTP 503 unavailable; retrying in 3 s",
         "waiting 42 s on the rate limit (Heavy group)",
-        "GET http://x/y: HTTP 503; retrying in 2 s",
     ]
     args.quiet = True
-    notice(5.0, "rate limit (Light group): waiting 5 s")
+    client.on_wait = wait_notice(args)
+    recorder.answers += [json_response(fax_json(), headers=exhausted), json_response(fax_json())]
+    client.get_fax(1)
+    client.get_fax(1)  # paced again on the window the previous answer reported
+    assert clock.sleeps == [3.0, 42.0, 42.0]
     assert err.getvalue().count("\n") == 2
 
 
