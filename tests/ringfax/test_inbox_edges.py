@@ -5,14 +5,17 @@ token (and only that) falls back to a full sync, and failing faxes are counted p
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ringfax import BadRequest, FaxMessage, Inbox, RingFaxError, ServerError
+from ringfax import BadRequest, FaxMessage, Inbox, NotFound, RingFaxError, ServerError
 from ringfax._errors import ErrorDetail
 
 SERVER = "https://rc.test"
@@ -60,12 +63,15 @@ class Scripted:
         self.records = records
         self.fail = fail
         self.syncs: list[str | None] = []
+        self.sync_args: list[dict[str, Any]] = []
+        self.older = False
 
     def sync_faxes(self, sync_token: str | None = None, **kw: Any) -> Batch:
         self.syncs.append(sync_token)
+        self.sync_args.append(kw)
         if sync_token is not None and self.refuse is not None:
             raise self.refuse
-        return Batch(records=self.records, full=sync_token is None)
+        return Batch(records=self.records, full=sync_token is None, older_records_exist=self.older)
 
     def get_fax(self, message_id: str | int) -> FaxMessage:
         return next(m for m in self.records if m.id == str(message_id))
@@ -393,3 +399,175 @@ def test_fax_without_a_creation_time_is_received(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / STATE).read_text())
     assert saved["received"]["101"] == {"files": ["101-1.pdf"], "created": None}
     assert Inbox(client, tmp_path).sync() == []  # and not received twice
+
+
+# --------------------------------------------------------------------------- syncing
+
+
+def test_full_then_incremental_sync_arguments_flags_and_saved_token(tmp_path: Path) -> None:
+    since = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    client = Scripted()
+    client.older = True
+    box = Inbox(client, tmp_path / "new" / "dir", since=since)
+    assert (box.mark_read, box.last_full, box.older_records_exist, box.failures) == (
+        False,
+        False,
+        False,
+        {},
+    )
+    assert box.sync() == []  # the directory is created, parents included
+    assert client.syncs == [None] and client.sync_args == [
+        {"direction": "Inbound", "date_from": since}
+    ]
+    assert box.last_full is True and box.older_records_exist is True
+    saved = json.loads((tmp_path / "new" / "dir" / STATE).read_text())
+    assert (saved["syncToken"], saved["server"]) == ("token-2", SERVER)
+    client.older = False
+    box.sync()
+    assert client.syncs == [None, "token-2"] and client.sync_args[1] == {"direction": "Inbound"}
+    assert box.last_full is False and box.older_records_exist is False
+
+
+def test_state_without_optional_sections_syncs(tmp_path: Path) -> None:
+    write_state(tmp_path, state(pending=_DROP, placed=_DROP, failed=_DROP))
+    client = Scripted(records=(fax("101"),))
+    (got,) = Inbox(client, tmp_path).sync()
+    assert got.message.id == "101" and client.syncs == ["token-1"]
+
+
+def test_pending_faxes_outside_the_batch_are_each_looked_up(tmp_path: Path) -> None:
+    """Every pending fax is asked for again, whatever happened to the one before it: gone on
+    the server (forgotten), failing (stays pending, counted), already received (forgotten),
+    or still there (fetched)."""
+    write_state(
+        tmp_path,
+        state(
+            received={"104": {"files": ["104-1.pdf"], "created": "2026-12-01T10:00:00+00:00"}},
+            pending={
+                "101": {"1": "101-1.pdf"},
+                "102": {"1": "102-1.pdf"},
+                "103": {"1": "103-1.pdf"},
+                "104": {"1": "104-1.pdf"},
+                "105": {"1": "105-1.pdf"},
+            },
+            failed={"101": {"attempts": 2}, "102": {"attempts": 1}},
+        ),
+    )
+
+    class Lookup(Scripted):
+        def get_fax(self, message_id: str | int) -> FaxMessage:
+            if message_id in ("101", "103"):
+                raise NotFound(404, "gone")
+            if message_id == "102":
+                raise RingFaxError("try later")
+            return fax(str(message_id))
+
+    box = Inbox(Lookup(), tmp_path)
+    got = box.sync()
+    assert [f.message.id for f in got] == ["105"]
+    assert box.failures == {"102": "try later"}
+    saved = json.loads((tmp_path / STATE).read_text())
+    assert sorted(saved["pending"]) == ["102"]
+    assert saved["failed"] == {"102": {**saved["failed"]["102"], "attempts": 2}}
+    assert sorted(saved["received"]) == ["104", "105"]
+
+
+def test_faxes_are_received_oldest_first(tmp_path: Path) -> None:
+    def at(message_id: str, when: str | None) -> FaxMessage:
+        raw = {**fax(message_id).raw, "creationTime": when}
+        return FaxMessage.from_json({k: v for k, v in raw.items() if v is not None})
+
+    records = (
+        at("5", None),
+        at("4", "2026-12-03T00:00:00Z"),
+        at("3", "2026-12-01T00:00:00Z"),
+        at("2", "2026-12-03T00:00:00Z"),
+        at("1", None),
+    )
+    got = Inbox(Scripted(records=records), tmp_path).sync()
+    assert [f.message.id for f in got] == ["3", "2", "4", "1", "5"]
+
+
+# --------------------------------------------------------------------------- the directory
+
+
+def test_unreadable_state_files_are_refused(tmp_path: Path) -> None:
+    (tmp_path / STATE).mkdir()
+    with pytest.raises(RingFaxError, match=r"cannot read \S+\.ringfax-inbox\.json: \w"):
+        Inbox(Scripted(), tmp_path).received_ids()
+    (tmp_path / STATE).rmdir()
+    (tmp_path / "elsewhere.json").write_text(json.dumps(state()))
+    (tmp_path / STATE).symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(RingFaxError, match="cannot read "):
+        Inbox(Scripted(), tmp_path).received_ids()
+    (tmp_path / STATE).unlink()
+    (tmp_path / STATE).write_bytes(b"\xff{}")
+    with pytest.raises(RingFaxError, match=r"is not a ringfax inbox state file: it is not JSON \("):
+        Inbox(Scripted(), tmp_path).received_ids()
+
+
+def test_leftover_download_directories_are_removed(tmp_path: Path) -> None:
+    client = Watching(tmp_path, records=(fax("101"),))
+    Inbox(client, tmp_path).sync()
+    ((path, _, _),) = client.seen
+    prefix = path.parent.name[:-8]  # mkdtemp adds 8 random characters
+    stale = tmp_path / f"{prefix}crashed1"
+    (stale / "sub").mkdir(parents=True)
+    (stale / "sub" / "document").write_bytes(b"half")
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-kept"
+    elsewhere.mkdir()
+    (elsewhere / "keep").write_bytes(b"not ours")
+    (tmp_path / f"{prefix}link").symlink_to(elsewhere)
+    Inbox(client, tmp_path).sync()
+    assert not stale.exists()
+    assert (elsewhere / "keep").read_bytes() == b"not ours"  # a symlink is not followed
+
+
+@pytest.mark.parametrize("code", [errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK])
+def test_without_hard_links_the_document_is_moved_into_a_claimed_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    import ringfax._inbox as inbox_module
+
+    def no_link(*args: Any, **kw: Any) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(inbox_module.os, "link", no_link)
+    (tmp_path / "101-1.pdf").write_bytes(b"taken")
+    (got,) = Inbox(Scripted(records=(fax("101", "1", "2"),)), tmp_path).sync()
+    assert [p.name for p in got.files] == ["101-1-2.pdf", "101-2.pdf"]
+    assert [p.read_bytes() for p in got.files] == [b"%PDF-1.4 1", b"%PDF-1.4 2"]
+    assert (tmp_path / "101-1.pdf").read_bytes() == b"taken"
+
+
+def test_a_link_error_other_than_no_hard_links_fails_the_fax(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ringfax._inbox as inbox_module
+
+    def broken(*args: Any, **kw: Any) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(inbox_module.os, "link", broken)
+    box = Inbox(Scripted(records=(fax("101"),)), tmp_path)
+    assert box.sync() == []
+    assert "I/O error" in box.failures["101"]
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("filename", "taken", "expected"),
+    [
+        ("a.b.pdf", "101-a.b.pdf", "101-a.b-2.pdf"),
+        ("README", "101-README", "101-README-2"),
+    ],
+)
+def test_next_free_name_keeps_the_extension(
+    tmp_path: Path, filename: str, taken: str, expected: str
+) -> None:
+    (tmp_path / taken).write_bytes(b"taken")
+    message = FaxMessage.from_json(
+        {**fax("101").raw, "attachments": [{"id": "1", "filename": filename}]}
+    )
+    (got,) = Inbox(Scripted(records=(message,)), tmp_path).sync()
+    assert [p.name for p in got.files] == [expected]
