@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._cli_common import EXIT_API, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from ..cli.common import EXIT_API, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .._client import ENV_VARS, FaxClient
 from .._errors import RingFaxError, ValidationError
 from . import (
@@ -133,7 +133,7 @@ def _clients(args: argparse.Namespace) -> tuple[list[FaxClient], list[str]]:
     kwargs: dict[str, Any] = {}
     if not args.no_token_cache:
         from .._auth import FileTokenCache
-        from .._cli_common import token_cache_path
+        from ..cli.common import token_cache_path
 
         kwargs["token_cache"] = FileTokenCache(token_cache_path())
     clients, keys = [], []

@@ -48,6 +48,7 @@ class FakeRingCentral:
     """
 
     busy: set[str] = field(default_factory=set)
+    id_base: int = 3_000_000
     faxes: list[Fax] = field(default_factory=list)
     crash: tuple[str, str, int] | None = None
     counts: dict[str, int] = field(default_factory=dict)
@@ -105,7 +106,7 @@ class FakeRingCentral:
             found = re.search(rb'"phoneNumber":\s*"(\+[0-9]+)"', raw)
             assert found is not None, raw[:400]
             number = found.group(1).decode()
-        ident = str(3_000_000 + len(self.faxes) + 1)
+        ident = str(self.id_base + len(self.faxes) + 1)
         failed = number in self.busy
         fax = Fax(
             ident,

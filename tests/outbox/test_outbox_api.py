@@ -1,0 +1,113 @@
+"""The Python API beyond crashes: a pool of credentials, the do-not-fax list, the audit log,
+a different job refused, and the CLI's dry run and report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fake_ringcentral import FakeRingCentral
+
+from ringfax.outbox import JobMismatch, Outbox, Settings
+
+FAST = Settings(retry_delay=0.0, poll_interval=0.0, reconcile_grace=0.0, pace_margin=0.0)
+NUMBERS = [f"+1650555{1000 + i:04d}" for i in range(12)]
+
+
+def files(tmp_path: Path, names: bool = False) -> tuple[Path, Path]:
+    doc = tmp_path / "letter.txt"
+    doc.write_text("hello\n")
+    csv = tmp_path / "r.csv"
+    rows = [f"{n},Secret Name {i}" if names else n for i, n in enumerate(NUMBERS)]
+    csv.write_text(("number,name\n" if names else "number\n") + "\n".join(rows) + "\n")
+    return doc, csv
+
+
+def test_pool_of_credentials_shares_the_job(tmp_path: Path) -> None:
+    """Each credential sends part of the job and follows up only its own faxes."""
+    doc, csv = files(tmp_path)
+    one, two = FakeRingCentral(), FakeRingCentral(id_base=5_000_000)
+    with one.client() as c1, two.client() as c2:
+        with Outbox(tmp_path / "o.db", clients=[c1, c2], settings=FAST) as box:
+            box.start([doc], csv)
+            counts = box.run()
+            report = box.report()
+    assert counts == {"sent": len(NUMBERS)}
+    sent = {**one.sent_per_number(), **two.sent_per_number()}
+    assert sent == dict.fromkeys(NUMBERS, 1)
+    assert one.faxes and two.faxes
+    ids = {f.id: f.number for f in one.faxes} | {f.id: f.number for f in two.faxes}
+    assert all(ids.get(str(r["message_id"])) == r["number"] for r in report)
+
+
+def test_do_not_fax_numbers_are_never_sent(tmp_path: Path) -> None:
+    doc, csv = files(tmp_path)
+    rc = FakeRingCentral()
+    with rc.client() as client, Outbox(tmp_path / "o.db", clients=[client], settings=FAST) as box:
+        box.start([doc], csv, do_not_fax={NUMBERS[0], "+1 650 555 1003"})
+        counts = box.run()
+    assert counts == {"sent": len(NUMBERS) - 2, "excluded": 2}
+    assert NUMBERS[0] not in rc.sent_per_number() and NUMBERS[3] not in rc.sent_per_number()
+
+
+def test_audit_log_holds_no_numbers_names_or_content(tmp_path: Path) -> None:
+    doc, csv = files(tmp_path, names=True)
+    rc = FakeRingCentral()
+    with rc.client() as client, Outbox(tmp_path / "o.db", clients=[client], settings=FAST) as box:
+        box.start([doc], csv, cover_text="private cover text")
+        box.run()
+        audit = box.store.audit_rows()
+    text = json.dumps(audit)
+    assert "Secret Name" not in text and "hello" not in text and "private cover" not in text
+    assert not any(n in text or n[1:] in text for n in NUMBERS)
+    events = [row[3] for row in audit]
+    assert events[0] == "job_created" and "letter.txt" in str(audit[0][7])
+    assert events.count("accepted") == len(NUMBERS)
+    refs = {row[5] for row in audit if row[3] == "accepted"}
+    assert len(refs) == len(NUMBERS)  # one distinct digest per number
+
+
+def test_another_document_is_refused(tmp_path: Path) -> None:
+    doc, csv = files(tmp_path)
+    with Outbox(tmp_path / "o.db") as box:
+        box.start([doc], csv)
+    other = tmp_path / "other.txt"
+    other.write_text("other\n")
+    with Outbox(tmp_path / "o.db") as box, pytest.raises(JobMismatch, match=r"other\.txt"):
+        box.start([other], csv)
+    with Outbox(tmp_path / "o.db") as box:  # the same job resumes
+        box.start([doc], csv)
+        assert box.resumed
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    root = str(Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        [sys.executable, "-m", "ringfax.outbox", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": root},
+    )
+
+
+def test_cli_dry_run_and_report(tmp_path: Path) -> None:
+    doc, csv = files(tmp_path)
+    dnf = tmp_path / "dnf.txt"
+    dnf.write_text(NUMBERS[1] + "\n")
+    done = _cli("--recipients", str(csv), "--do-not-fax", str(dnf), "--dry-run", "--json", str(doc))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["to_send"] == len(NUMBERS) - 1
+    missing = _cli("--db", str(tmp_path / "none.db"), "--report", "-")
+    assert missing.returncode == 1 and "holds no broadcast" in missing.stderr
+    with Outbox(tmp_path / "o.db") as box:
+        box.start([doc], csv)
+    report = _cli("--db", str(tmp_path / "o.db"), "--report", str(tmp_path / "out.csv"))
+    assert report.returncode == 0, report.stderr
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0] == "line,number,state,message_id,fax_error_code,attempts"
+    assert lines[1] == f"2,{NUMBERS[0]},pending,,,0"
+    assert len(lines) == len(NUMBERS) + 1
