@@ -27,7 +27,10 @@ Receiving: ``client.sync_faxes()`` then ``client.sync_faxes(previous.sync_token)
 (:class:`NotCancellable` otherwise); ``delete_fax(id, purge=...)`` removes one.
 ``FaxClient(..., token_cache=FileTokenCache(path))`` shares tokens between processes;
 ``on_wait=`` is told when the client waits on a rate limit. :class:`Inbox` receives durably
-into a directory (sync token + done ids persisted; never downloads a fax twice).
+into a directory (sync token + done ids persisted; never downloads a fax twice);
+:class:`PushReceiver` runs it on RingCentral's WebSocket notifications, and
+:mod:`ringfax.webhook` with :class:`InboxSyncWorker` and :class:`WebhookSubscription` on
+WebHook deliveries (push events only trigger message-sync, so none is missed).
 
 A fax is described by a :class:`FaxRequest` (or its fields as keywords of ``send_fax``).
 ``FaxClient(server_url, auth=JWTAuth(...) | StaticTokenAuth(...))`` takes a ready auth object
@@ -79,7 +82,9 @@ from ._models import (
     Recipient,
     RecipientStatus,
 )
+from ._push import InboxSyncWorker, PushReceiver
 from ._retry import RetryPolicy
+from ._subscriptions import Subscription, WebhookSubscription
 from ._transport import FunctionTransport, Request, Response, Transport, Urllib3Transport
 from ._validation import normalize_number
 
@@ -99,12 +104,14 @@ __all__ = [
     "FileTokenCache",
     "FunctionTransport",
     "Inbox",
+    "InboxSyncWorker",
     "JWTAuth",
     "LinkRefused",
     "MessageAttachment",
     "MessageStatus",
     "NotCancellable",
     "NotFound",
+    "PushReceiver",
     "RateLimited",
     "ReceivedFax",
     "Recipient",
@@ -115,12 +122,14 @@ __all__ = [
     "RingFaxError",
     "ServerError",
     "StaticTokenAuth",
+    "Subscription",
     "Transport",
     "TransportError",
     "UnexpectedRedirect",
     "Urllib3Transport",
     "ValidationError",
     "WaitTimeout",
+    "WebhookSubscription",
     "__version__",
     "normalize_number",
 ]

@@ -27,6 +27,7 @@ from ._client import FaxClient
 from ._errors import ValidationError
 from ._faxbody import AttachmentLike, FaxRequest, ProgressCallback, fax_request
 from ._models import CoverPage, FaxMessage, FaxSync, MessageAttachment, Recipient
+from ._subscriptions import INBOUND_FAX_FILTERS, Subscription, WebSocketToken
 from ._waiting import FaxWait
 
 __all__ = ["AsyncFaxClient"]
@@ -216,3 +217,42 @@ class AsyncFaxClient:
     async def revoke(self) -> None:
         """See :meth:`FaxClient.revoke`."""
         await self._run(self.sync.revoke)
+
+    # ------------------------------------------------- push subscriptions
+
+    async def create_subscription(
+        self,
+        event_filters: Sequence[str] = INBOUND_FAX_FILTERS,
+        *,
+        address: str,
+        verification_token: str | None = None,
+        expires_in: int | None = None,
+    ) -> Subscription:
+        """See :meth:`FaxClient.create_subscription`."""
+        return await self._run(
+            self.sync.create_subscription,
+            event_filters,
+            address=address,
+            verification_token=verification_token,
+            expires_in=expires_in,
+        )
+
+    async def get_subscription(self, subscription_id: str) -> Subscription:
+        """See :meth:`FaxClient.get_subscription`."""
+        return await self._run(self.sync.get_subscription, subscription_id)
+
+    async def list_subscriptions(self) -> list[Subscription]:
+        """See :meth:`FaxClient.list_subscriptions`."""
+        return await self._run(self.sync.list_subscriptions)
+
+    async def renew_subscription(self, subscription_id: str) -> Subscription:
+        """See :meth:`FaxClient.renew_subscription`."""
+        return await self._run(self.sync.renew_subscription, subscription_id)
+
+    async def delete_subscription(self, subscription_id: str) -> None:
+        """See :meth:`FaxClient.delete_subscription`."""
+        await self._run(self.sync.delete_subscription, subscription_id)
+
+    async def websocket_token(self) -> WebSocketToken:
+        """See :meth:`FaxClient.websocket_token`."""
+        return await self._run(self.sync.websocket_token)

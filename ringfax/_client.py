@@ -1,6 +1,7 @@
 """``FaxClient``: credentials, settings and sending (send, resend, build a fax body, revoke);
 the message-store calls (status, wait, list, sync, read status, cancel, delete, download,
-cover pages) come from :class:`~ringfax._messages.MessageStore`."""
+cover pages) come from :class:`~ringfax._messages.MessageStore`, the push subscription calls
+from :class:`~ringfax._subscriptions.SubscriptionCalls`."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from ._models import (
 )
 from ._pipeline import Call, Pipeline, WaitCallback, json_object, read_json
 from ._retry import RetryPolicy
+from ._subscriptions import SubscriptionCalls
 from ._tokencache import cache_key
 from ._transport import Body, Response, Transport, Urllib3Transport
 from ._validation import check_send_time, normalize_recipients
@@ -55,7 +57,7 @@ ENV_VARS = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USE
 """The environment variables :meth:`FaxClient.from_env` reads (RingCentral quick-start names)."""
 
 
-class FaxClient(MessageStore):
+class FaxClient(MessageStore, SubscriptionCalls):
     """A RingCentral fax API client.
 
     Authenticate with a JWT (``client_id`` + ``client_secret`` + ``jwt``), a ready

@@ -18,6 +18,8 @@ RINGFAX = {
     "RingFaxError", "ServerError", "StaticTokenAuth", "Transport", "TransportError",
     "UnexpectedRedirect", "Urllib3Transport", "ValidationError", "WaitTimeout", "__version__",
     "normalize_number",
+    # push notifications: subscriptions, the WebSocket receiver, the sync worker
+    "InboxSyncWorker", "PushReceiver", "Subscription", "WebhookSubscription",
 }  # fmt: skip
 
 MIMEWIRE = {
