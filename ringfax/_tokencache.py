@@ -162,7 +162,7 @@ def check_directory(directory: Path) -> None:
     st = os.stat(directory)
     if not stat.S_ISDIR(st.st_mode):
         raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(directory))
-    fix = "use a directory of your own (FileTokenCache(path), CLI: --no-token-cache)"
+    fix = "use a directory of your own (FileTokenCache(path)) or no token cache"
     problem = _owner_problem(st, "directory", directory, fix)
     if problem is None and st.st_mode & 0o022:
         mode = stat.S_IMODE(st.st_mode)

@@ -12,6 +12,7 @@
     ringfax list
     ringfax emulator inject --from +16505550100 scan.pdf     # a received fax (emulator only)
     ringfax receive --to-dir faxes/ --mark-read --watch 60
+    ringfax receive --to-dir faxes/ --push websocket         # a service woken by push events
     ringfax forward 3000000000002 --to +16505550123 --wait
     ringfax cancel 3000000000003                             # only while it is Queued
     ringfax delete 3000000000003 --purge
@@ -43,6 +44,7 @@ from .._errors import (
     ValidationError,
     WaitTimeout,
 )
+from .._tokencache import UnsafeTokenCache
 from .common import (
     EXIT_API,
     EXIT_BROKEN_PIPE,
@@ -319,6 +321,22 @@ def _add_store(sub: Any, common: argparse.ArgumentParser, waiting: argparse.Argu
         default="30",
         help="how far back the first run (or a run whose sync token expired) looks",
     )
+    p.add_argument(
+        "--push",
+        choices=("websocket", "webhook"),
+        help="run as a service woken by RingCentral's push notifications (catch-up first, "
+        "then until Ctrl-C/SIGTERM); events only trigger message-sync, so none is missed",
+    )
+    p.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="--push webhook: where the WebHook receiver listens (e.g. 127.0.0.1:8090)",
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="--push webhook: the address RingCentral posts to (reaches --listen)",
+    )
     p.set_defaults(func=cmd_receive)
 
     p = _command(sub, "cancel", parents=[common], help="cancel a fax that is still Queued")
@@ -445,6 +463,9 @@ def main(
         return EXIT_API
     except DownloadError as exc:
         print(f"error: {download_message(exc)}", file=err)
+        return EXIT_API
+    except UnsafeTokenCache as exc:
+        print(f"error: {exc} (--no-token-cache logs in without one)", file=err)
         return EXIT_API
     except RingFaxError as exc:
         print(f"error: {exc}", file=err)

@@ -414,3 +414,16 @@ def test_a_pacing_wait_before_the_upload_is_not_counted_as_upload_time(
     assert lines[0] == "waiting 42 s on the rate limit (Heavy group)"
     (summary,) = [line for line in lines if line.startswith("uploaded ")]
     assert summary.endswith(" in 0.0 s"), summary
+
+
+def test_an_unsafe_token_cache_names_the_flag_that_avoids_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    (shared / "ringfax").mkdir(parents=True)
+    (shared / "ringfax").chmod(0o777)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared))
+    creds = [arg for arg in CREDS if arg != "--no-token-cache"]
+    code, _out, err = run("list", *creds)
+    assert code == 1
+    assert "writable by other users" in err and "(--no-token-cache logs in without one)" in err
