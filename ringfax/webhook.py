@@ -9,7 +9,9 @@
     worker = InboxSyncWorker(Inbox(client, "faxes/"))
     worker.start()
     app = WebhookApp(worker.notify, verification_token=TOKEN)
-    # WSGI: serve `app` (gunicorn, waitress, wsgiref); ASGI: serve `app.asgi` (uvicorn)
+    # WSGI: serve `app` (gunicorn, waitress, or make_server below); ASGI: `app.asgi` (uvicorn)
+    server = make_server(app, "127.0.0.1", 8090)
+    server.serve_forever()
 
 Per request: a ``Validation-Token`` header (RingCentral's handshake when a subscription is
 created) is echoed in an empty 200 answer, far below the 1,024-byte limit; any other
@@ -30,11 +32,13 @@ import hmac
 import json
 import logging
 import re
+import socketserver
 import threading
+import wsgiref.simple_server
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["MAX_BODY", "WebhookApp"]
+__all__ = ["MAX_BODY", "WebhookApp", "make_server"]
 
 log = logging.getLogger("ringfax")
 
@@ -243,3 +247,20 @@ class WebhookApp:
 
 def _plain(status: int) -> Answer:
     return status, [("Content-Type", "application/json")], b""
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # WebhookApp logs refusals itself, without headers (never a token)
+
+
+def make_server(app: WebhookApp, host: str, port: int) -> wsgiref.simple_server.WSGIServer:
+    """A standard-library WSGI server for ``app`` (one thread per request, no access log),
+    bound to ``host:port`` (0: any free port); call ``serve_forever()`` on it."""
+    return wsgiref.simple_server.make_server(
+        host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
+    )

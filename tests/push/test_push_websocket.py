@@ -1,0 +1,142 @@
+"""PushReceiver against the emulator's WebSocket gateway over real sockets: a pushed fax lands
+fast, and a burst of 50 lands completely and once across dropped connections (recovered with
+``wsc``) and an emulator restart (recovery impossible: catch-up sync)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from push_env import (
+    WAIT,
+    assert_each_once,
+    client_for,
+    documents_in,
+    inject,
+    push_config,
+    wait_for_files,
+    wait_until,
+    when,
+)
+
+from ringfax import FaxClient, Inbox, PushReceiver, RingFaxError
+from ringfax.emulator import Emulator
+
+pytestmark = pytest.mark.network
+
+
+class Running:
+    """A PushReceiver in a thread, stopped (and joined) by the test's teardown."""
+
+    def __init__(self, receiver: PushReceiver) -> None:
+        self.receiver = receiver
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.receiver.run(self.stop)
+        except BaseException as exc:  # reported by the test
+            self.errors.append(exc)
+
+    def ready(self) -> None:
+        assert self.receiver.connected.wait(WAIT), self.errors
+        assert self.receiver.worker.wait_idle(WAIT)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(WAIT)
+        assert not self.thread.is_alive()
+        assert not self.errors
+
+
+@pytest.fixture
+def running(tmp_path: Path, client: FaxClient) -> Iterator[Running]:
+    run = Running(PushReceiver(Inbox(client, tmp_path / "in"), reconnect_delay=0.05))
+    yield run
+    run.close()
+
+
+def test_a_pushed_fax_is_on_disk_within_seconds(
+    running: Running, emulator: Emulator, tmp_path: Path
+) -> None:
+    running.ready()
+    syncs_before = running.receiver.worker.syncs
+    [fax_id] = inject(emulator, 1)
+    latency = when(lambda: len(documents_in(tmp_path / "in")) == 1)
+    assert latency is not None and latency < WAIT
+    print(f"websocket inject->file latency: {latency * 1000:.0f} ms")
+    assert running.receiver.worker.syncs > syncs_before  # the event woke a sync
+    assert_each_once(tmp_path / "in", [fax_id])
+
+
+def test_dropped_connections_during_a_burst_lose_nothing(
+    running: Running, emulator: Emulator, tmp_path: Path
+) -> None:
+    running.ready()
+    ids: list[str] = []
+    for _ in range(5):
+        ids += inject(emulator, 10)
+        emulator.drop_websockets()
+    assert len(wait_for_files(tmp_path / "in", 50)) == 50
+    assert running.receiver.worker.wait_idle(WAIT)
+    assert_each_once(tmp_path / "in", ids)
+    assert wait_until(lambda: running.receiver.recovered >= 1)  # wsc recovery was used
+
+
+def test_an_emulator_restart_mid_burst_loses_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "emu"
+    first = Emulator(data, config=push_config()).start()
+    port = int(first.url.rsplit(":", 1)[1])
+    client = client_for(first)
+    run = Running(PushReceiver(Inbox(client, tmp_path / "in"), reconnect_delay=0.05))
+    try:
+        run.ready()
+        ids = inject(first, 25)
+        first.stop()  # the gateway's sessions die with it: recovery must fail
+        second = Emulator(data, port=port, config=push_config()).start()
+        try:
+            ids += inject(second, 25)
+            assert len(wait_for_files(tmp_path / "in", 50)) == 50
+            assert run.receiver.worker.wait_idle(WAIT)
+            assert_each_once(tmp_path / "in", ids)
+            assert run.receiver.connections >= 2
+        finally:
+            run.close()
+            second.stop()
+    finally:
+        client.close()
+        first.stop()
+
+
+def test_arun_receives_and_stops_on_cancel(
+    emulator: Emulator, client: FaxClient, tmp_path: Path
+) -> None:
+    receiver = PushReceiver(Inbox(client, tmp_path / "in"), reconnect_delay=0.05)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(receiver.arun())
+        assert await asyncio.to_thread(receiver.connected.wait, WAIT)
+        await asyncio.to_thread(inject, emulator, 2)
+        assert await asyncio.to_thread(lambda: len(wait_for_files(tmp_path / "in", 2)) == 2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert not receiver.connected.is_set()
+    assert len(documents_in(tmp_path / "in")) == 2
+
+
+def test_a_second_receiver_on_the_same_directory_is_refused(
+    running: Running, client: FaxClient, tmp_path: Path
+) -> None:
+    running.ready()
+    second = PushReceiver(Inbox(client, tmp_path / "in"))
+    with pytest.raises(RingFaxError, match="another ringfax receiver is running"):
+        second.run(threading.Event())
