@@ -237,6 +237,8 @@ class Outbox:
                         stop=stop,
                     )
                 )
+            for worker in workers:
+                worker.pool = tuple(c.key for c in self._credentials)
             beat = threading.Thread(target=self._heartbeat, args=(workers,), daemon=True)
             beat.start()
             progress = threading.Thread(target=self._progress, args=(on_progress,), daemon=True)

@@ -22,7 +22,7 @@ from .._client import FaxClient
 from .._errors import APIError, FaxMaybeSentError, RateLimited, TransportError, ValidationError
 from .._models import FaxMessage, MessageStatus, Recipient
 from ._recipients import number_digest
-from ._states import FINAL_STATES, Event
+from ._states import Event
 from ._store import RecipientState, SqlStore
 
 __all__ = [
@@ -147,6 +147,7 @@ class Worker:
         self.clock = clock
         self.stop = stop
         self._sleep = sleep
+        self.pool: tuple[str, ...] = (credential.key,)
         self._sync_token: str | None = None
         self._polls = 0
         self._next_poll = 0.0
@@ -177,8 +178,7 @@ class Worker:
             if row is not None:
                 self.submit(row)
                 continue
-            counts = self.store.counts()
-            if all(state in {s.value for s in FINAL_STATES} for state in counts):
+            if self.store.open_for(self.pool) == 0:
                 return
             now = self.clock()
             wake = min(self._next_poll, now + 1.0)
@@ -266,7 +266,9 @@ class Worker:
         for row in self.store.submitting():
             if row.credential != self.cred.key:
                 continue
-            alive_at = max(row.attempt_started_at or 0.0, (row.lease_until or 0.0) - lease)
+            alive_at = row.attempt_started_at or 0.0
+            if row.lease_owner != self.store.actor:  # its heartbeat renewed the lease
+                alive_at = max(alive_at, (row.lease_until or 0.0) - lease)
             if now - alive_at < grace:
                 continue
             if row.lease_owner != self.store.actor:

@@ -9,10 +9,10 @@ imported only when a ``postgresql://`` URL is used.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
-from ._store import _COLUMNS, SqlStore, StoreError
+from ._store import SqlStore, StoreError
 
 __all__ = ["PostgresStore"]
 
@@ -31,6 +31,7 @@ class PostgresStore(SqlStore):
     """A store in a PostgreSQL database (``postgresql://user@host:port/dbname``)."""
 
     placeholder = "%s"
+    claim_lock = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, *, actor: str) -> None:
         psycopg = _psycopg()
@@ -60,16 +61,6 @@ class PostgresStore(SqlStore):
                 yield cur
         except self._errors as exc:
             raise StoreError(f"outbox store: {exc}") from None
-
-    def claim_candidate(self, cur: Any, job_id: str, now: float) -> Sequence[Any] | None:
-        cur.execute(
-            f"SELECT {_COLUMNS} FROM outbox_recipient WHERE job_id = %s AND (state = 'pending' "
-            "OR (state = 'retry_wait' AND next_try_at <= %s)) ORDER BY line LIMIT 1 "
-            "FOR UPDATE SKIP LOCKED",
-            (job_id, now),
-        )
-        found: Sequence[Any] | None = cur.fetchone()
-        return found
 
     def lock_credential(self, cur: Any, key: str) -> None:
         cur.execute("SELECT 1 FROM outbox_credential WHERE key = %s FOR UPDATE", (key,))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._store import _COLUMNS, SqlStore, StoreError
+from ._store import SqlStore, StoreError
 
 __all__ = ["SqliteStore"]
 
@@ -65,13 +65,3 @@ class SqliteStore(SqlStore):
                 raise StoreError(f"outbox store {self.path}: commit failed: {exc}") from None
         finally:
             cur.close()
-
-    def claim_candidate(self, cur: Any, job_id: str, now: float) -> Sequence[Any] | None:
-        self._exec(
-            cur,
-            f"SELECT {_COLUMNS} FROM outbox_recipient WHERE job_id = ? AND (state = 'pending' "
-            "OR (state = 'retry_wait' AND next_try_at <= ?)) ORDER BY line LIMIT 1",
-            (job_id, now),
-        )
-        found: Sequence[Any] | None = cur.fetchone()
-        return found

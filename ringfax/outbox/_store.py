@@ -40,6 +40,14 @@ SCHEMA = (
         win DOUBLE PRECISION NOT NULL)""",
 )
 
+CLAIMABLE = (
+    "FROM outbox_recipient WHERE job_id = ? AND ("
+    "(state = 'pending' AND (message_id IS NULL OR credential = ?)) "
+    "OR (state = 'retry_wait' AND credential = ? AND next_try_at <= ?)) ORDER BY line LIMIT 1"
+)
+"""What a credential's worker may claim: a first send, or a resend of a fax its own
+credential sent (another user's message id means nothing to this credential)."""
+
 AUDIT_COLUMNS = "at, job_id, actor, event, state, number_ref, message_id, detail"
 
 
@@ -129,6 +137,7 @@ class SqlStore:
     """The store over a DB-API connection; subclasses supply the dialect hooks."""
 
     placeholder = "?"
+    claim_lock = ""  # appended to the claim's SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED)
 
     def __init__(self, conn: Any, *, actor: str) -> None:
         self.conn = conn
@@ -139,10 +148,6 @@ class SqlStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
-        raise NotImplementedError
-
-    def claim_candidate(self, cur: Any, job_id: str, now: float) -> Sequence[Any] | None:
-        """Select (and lock, where the database can) one claimable recipient's row."""
         raise NotImplementedError
 
     def lock_setup(self, cur: Any) -> None:
@@ -314,6 +319,20 @@ class SqlStore:
             )
             return [_row(r) for r in cur.fetchall()]
 
+    def open_for(self, credentials: Sequence[str]) -> int:
+        """Recipients not final that the given credentials can still take to the end."""
+        marks = ", ".join("?" for _ in credentials)
+        with self.transaction() as cur:
+            self._exec(
+                cur,
+                "SELECT COUNT(*) FROM outbox_recipient WHERE job_id = ? AND state NOT IN "
+                "('sent', 'delivered', 'failed', 'excluded') AND ((state = 'pending' AND "
+                f"message_id IS NULL) OR credential IN ({marks}))",
+                (self.job_id, *credentials),
+            )
+            found = cur.fetchone()
+        return int(found[0]) if found else 0
+
     def next_retry_at(self) -> float | None:
         with self.transaction() as cur:
             self._exec(
@@ -337,7 +356,12 @@ class SqlStore:
     ) -> RecipientState | None:
         """Move one pending (or due retry_wait) recipient to ``submitting`` for this actor."""
         with self.transaction() as cur:
-            found = self.claim_candidate(cur, str(self.job_id), now)
+            self._exec(
+                cur,
+                f"SELECT {_COLUMNS} {CLAIMABLE}{self.claim_lock}",
+                (self.job_id, credential, credential, now),
+            )
+            found = cur.fetchone()
             if found is None:
                 return None
             row = _row(found)

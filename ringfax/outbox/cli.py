@@ -14,9 +14,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..cli.common import EXIT_API, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .._client import ENV_VARS, FaxClient
 from .._errors import RingFaxError, ValidationError
+from ..cli.common import (
+    EXIT_API,
+    EXIT_FAILED,
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 from . import (
     BroadcastAborted,
     JobMismatch,
@@ -27,6 +34,9 @@ from . import (
     check_recipients,
 )
 from ._recipients import read_number_list
+from ._states import FINAL_STATES
+
+FINAL = frozenset(s.value for s in FINAL_STATES)
 
 __all__ = ["add_broadcast_parser", "run_broadcast"]
 
@@ -236,6 +246,15 @@ def _run(args: argparse.Namespace) -> int:
         for client in clients:
             client.close()
     _say(args, f"done: {_counts(counts)}")
+    unfinished = sum(n for state, n in counts.items() if state not in FINAL)
+    if unfinished:
+        print(
+            f"ringfax broadcast: {unfinished} recipient(s) belong to credentials not in this "
+            f"run (a resend or a crashed attempt must go through the credential that sent "
+            f"the fax); run again with those --jwt values",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
     return EXIT_FAILED if counts.get("failed") else EXIT_OK
 
 

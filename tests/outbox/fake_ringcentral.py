@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class FakeRingCentral:
 
     busy: set[str] = field(default_factory=set)
     id_base: int = 3_000_000
+    post_delay: float = 0.0  # seconds a POST takes (lets several workers overlap)
     faxes: list[Fax] = field(default_factory=list)
     crash: tuple[str, str, int] | None = None
     counts: dict[str, int] = field(default_factory=dict)
@@ -67,6 +69,8 @@ class FakeRingCentral:
     def handle(self, request: Request) -> Response:
         path = urllib.parse.urlsplit(request.url).path
         kind = "post" if request.method == "POST" else "sync" if "message-sync" in path else "list"
+        if kind == "post" and self.post_delay:
+            time.sleep(self.post_delay)
         with self.lock:
             self.counts[kind] = self.counts.get(kind, 0) + 1
             if self._hit(kind, "before"):

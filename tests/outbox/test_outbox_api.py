@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,8 @@ def files(tmp_path: Path, names: bool = False) -> tuple[Path, Path]:
 def test_pool_of_credentials_shares_the_job(tmp_path: Path) -> None:
     """Each credential sends part of the job and follows up only its own faxes."""
     doc, csv = files(tmp_path)
-    one, two = FakeRingCentral(), FakeRingCentral(id_base=5_000_000)
+    one = FakeRingCentral(post_delay=0.05)
+    two = FakeRingCentral(id_base=5_000_000, post_delay=0.05)
     with one.client() as c1, two.client() as c2:
         with Outbox(tmp_path / "o.db", clients=[c1, c2], settings=FAST) as box:
             box.start([doc], csv)
@@ -111,3 +114,46 @@ def test_cli_dry_run_and_report(tmp_path: Path) -> None:
     assert lines[0] == "line,number,state,message_id,fax_error_code,attempts"
     assert lines[1] == f"2,{NUMBERS[0]},pending,,,0"
     assert len(lines) == len(NUMBERS) + 1
+
+
+def test_a_resend_stays_with_the_credential_that_sent_the_fax(tmp_path: Path) -> None:
+    """A recipient whose fax went out through credential ``a`` is resent only through ``a``:
+    a run with another pool leaves it alone (and ends) instead of resending a message id that
+    the other user's message store does not hold."""
+    doc = tmp_path / "letter.txt"
+    doc.write_text("hello\n")
+    csv = tmp_path / "r.csv"
+    csv.write_text(f"number\n{NUMBERS[0]}\n{NUMBERS[1]}\n")
+    waiting = Settings(max_attempts=2, retry_delay=30.0, poll_interval=0.0, pace_margin=0.0)
+    a = FakeRingCentral(busy={NUMBERS[1]})
+
+    def later() -> float:
+        return time.time() + 100  # the retry is due
+
+    with (
+        a.client() as client,
+        Outbox(tmp_path / "o.db", clients=[client], credential_ids=["a"], settings=waiting) as box,
+    ):
+        box.start([doc], csv)
+        threading.Timer(1.0, box.stop_event.set).start()
+        assert box.run() == {"sent": 1, "retry_wait": 1}
+    b = FakeRingCentral(id_base=5_000_000)
+    with (
+        b.client() as client,
+        Outbox(
+            tmp_path / "o.db", clients=[client], credential_ids=["b"], settings=waiting, clock=later
+        ) as box,
+    ):
+        box.start([doc], csv)
+        assert box.run() == {"sent": 1, "retry_wait": 1}
+    assert b.faxes == []
+    with (
+        a.client() as client,
+        Outbox(
+            tmp_path / "o.db", clients=[client], credential_ids=["a"], settings=waiting, clock=later
+        ) as box,
+    ):
+        box.start([doc], csv)
+        assert box.run() == {"sent": 1, "failed": 1}
+    assert a.sent_per_number() == {NUMBERS[0]: 1, NUMBERS[1]: 2}
+    assert [f.original for f in a.faxes if f.number == NUMBERS[1]] == [None, a.faxes[1].id]
