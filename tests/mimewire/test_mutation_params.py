@@ -147,3 +147,41 @@ def test_error_messages_show_at_most_200_characters_of_the_value() -> None:
             parse_header_params(value)
         want = repr(value if shown is None else value[:shown] + "...")
         assert want in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "params"),
+    [
+        # a bare word before a parameter (the general scanner, not the fast lane)
+        ('x; foo;name="a\\b"', {"name": "ab"}),
+        # blanks between '=' and a quoted value, one or several
+        ('x; name= "a\\b c"; z=1', {"name": "ab c", "z": "1"}),
+        ('x; name=   "a\\b"', {"name": "ab"}),
+        # an unquoted value starting with the letter X, next to an escaped quote
+        ('x; a=Xyz; b="q\\"r"', {"a": "Xyz", "b": 'q"r'}),
+        # a parameter right after the ';' that ends a quoted one
+        ('x; a="p\\q";b=c', {"a": "pq", "b": "c"}),
+    ],
+)
+def test_general_scanner_positions(value: str, params: dict[str, str]) -> None:
+    assert parse_header_params(value, lenient=True) == ("x", params)
+    assert parse_header_params(value) == ("x", params)
+
+
+def test_content_type_boundary_uses_rfc_quoted_pairs() -> None:
+    """A Content-Type is not form-data: a backslash in its quoted boundary escapes the next
+    character (the boundary here is ``ab``)."""
+    [part] = list(parse(b"--ab\r\n\r\nx\r\n--ab--\r\n", 'multipart/mixed; boundary="a\\b"'))
+    assert part.read() == b"x"
+
+
+@pytest.mark.parametrize(
+    ("sections", "shown"),
+    [(8, "[1, 0, 2, 3, 4, 5, 6, 7]"), (9, "[1, 0, 2, 3, 4, 5, 6, 7, ...]")],
+)
+def test_continuation_error_lists_at_most_8_section_numbers(sections: int, shown: str) -> None:
+    order = [1, 0, *range(2, sections)]
+    value = "attachment; " + "; ".join(f"filename*{k}=v" for k in order)
+    with pytest.raises(MalformedInput) as info:
+        parse_header_params(value)
+    assert f"continuations {shown} are out of order in" in str(info.value)
