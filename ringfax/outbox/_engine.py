@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -325,7 +325,13 @@ class Worker:
         else:
             result = client.sync_faxes(self._sync_token, direction="Outbound")
         self._sync_token = result.sync_token
-        for message in result.records:
+        records: Iterable[FaxMessage] = result.records
+        if result.full and result.older_records_exist:  # the server cut the full sync short
+            since = datetime.fromtimestamp(
+                self.job.created_at - self.settings.clock_skew, timezone.utc
+            )
+            records = client.iter_faxes(direction="Outbound", date_from=since, per_page=1000)
+        for message in records:
             row = open_rows.get(message.id)
             if row is not None:
                 self.settle(row, message)

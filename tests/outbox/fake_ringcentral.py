@@ -50,6 +50,7 @@ class FakeRingCentral:
 
     busy: set[str] = field(default_factory=set)
     id_base: int = 3_000_000
+    sync_cap: int | None = None  # a full sync holds at most this many records
     post_delay: float = 0.0  # seconds a POST takes (lets several workers overlap)
     faxes: list[Fax] = field(default_factory=list)
     crash: tuple[str, str, int] | None = None
@@ -93,9 +94,15 @@ class FakeRingCentral:
         if kind == "list":
             body: dict[str, Any] = {"records": records, "navigation": {}}
         else:
+            older = self.sync_cap is not None and len(records) > self.sync_cap
             body = {
-                "records": records,
-                "syncInfo": {"syncType": "FSync", "syncToken": f"t{now}", "syncTime": _iso(now)},
+                "records": records[: self.sync_cap] if older else records,
+                "syncInfo": {
+                    "syncType": "FSync",
+                    "syncToken": f"t{now}",
+                    "syncTime": _iso(now),
+                    "olderRecordsExist": older,
+                },
             }
         return Response(200, {"Content-Type": "application/json"}, json.dumps(body).encode())
 

@@ -46,6 +46,25 @@ def test_pool_of_credentials_shares_the_job(tmp_path: Path) -> None:
     assert all(ids.get(str(r["message_id"])) == r["number"] for r in report)
 
 
+def test_a_full_sync_cut_short_falls_back_to_the_listing(tmp_path: Path) -> None:
+    """A full message-sync that says older records exist (RingCentral caps it) is completed
+    from the paginated message-store listing, so no status is missed."""
+    doc, csv = files(tmp_path)
+    rc = FakeRingCentral(sync_cap=1)
+    polls_after_sending = Settings(poll_interval=1.0, reconcile_grace=0.0, pace_margin=0.0)
+    with (
+        rc.client() as client,
+        Outbox(tmp_path / "o.db", clients=[client], settings=polls_after_sending) as box,
+    ):
+        box.start([doc], csv)
+        timer = threading.Timer(10.0, box.stop_event.set)  # without the fallback: stuck
+        timer.start()
+        counts = box.run()
+        timer.cancel()
+    assert counts == {"sent": len(NUMBERS)}
+    assert rc.counts["list"] >= 1
+
+
 def test_do_not_fax_numbers_are_never_sent(tmp_path: Path) -> None:
     doc, csv = files(tmp_path)
     rc = FakeRingCentral()
