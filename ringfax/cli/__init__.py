@@ -365,6 +365,8 @@ def _add_emulator(sub: Any) -> None:
         help="run the local emulator (or `emulator inject`: add a received fax)",
         description="Run a local RingCentral-compatible fax server.",
     )
+    # the options of ringfax.emulator._main.add_serve_arguments, spelled out here because
+    # importing the emulator package would load all of it (SQLite included) for every command
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=8099, help="port (0: any free port)")
     p.add_argument("--data-dir", help="keep faxes here (default: a temporary directory)")

@@ -9,15 +9,21 @@ import re
 import signal
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .._client import FaxClient
 from .._errors import APIError, TransportError
 from .._inbox import Inbox, ReceivedFax
+from .._push import InboxSyncWorker, PushReceiver, receiver_lock
+from .._subscriptions import WebhookSubscription
+from ..webhook import WebhookApp, make_server
 from .common import (
     EXIT_INCOMPLETE,
     EXIT_OK,
+    CommandFailed,
     UsageProblem,
     make_client,
     message_dict,
@@ -116,6 +122,10 @@ class _Outage:
 
 def cmd_receive(args: argparse.Namespace) -> int:
     since = _since(args.since)
+    if args.push is not None:
+        return _receive_push(args, since)
+    if args.listen is not None or args.public_url is not None:
+        raise UsageProblem("--listen and --public-url go with --push webhook")
     sleep: Callable[[float], None] = time.sleep
     watching = args.watch is not None
     on_wait = wait_notice(args, retries=not watching)  # --watch reports outages by itself
@@ -173,3 +183,110 @@ def _report_failures(args: argparse.Namespace, failures: Mapping[str, str]) -> N
             file=args.stderr,
             flush=True,
         )
+
+
+# -- receive --push ----------------------------------------------------------------------------
+
+_MAINTAIN_EVERY = 60.0  # seconds between checks of the WebHook subscription (one Light GET)
+
+
+def _listen_address(text: str | None) -> tuple[str, int]:
+    """``--listen HOST:PORT`` (``[::1]:PORT`` for IPv6)."""
+    if not text:
+        raise UsageProblem("--push webhook needs --listen HOST:PORT and --public-url URL")
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageProblem(f"--listen {text!r}: give HOST:PORT, e.g. 127.0.0.1:8090")
+    return host, int(port)
+
+
+def _public_url(text: str | None) -> str:
+    parts = urllib.parse.urlsplit(text or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageProblem(f"--public-url {text!r}: give the http(s) URL RingCentral posts to")
+    return text or ""
+
+
+def _receive_push(args: argparse.Namespace, since: datetime | None) -> int:
+    if args.watch is not None:
+        raise UsageProblem("--push and --watch exclude each other (push replaces polling)")
+    listen: tuple[str, int] | None = None
+    if args.push == "webhook":
+        listen, address = _listen_address(args.listen), _public_url(args.public_url)
+    elif args.listen is not None or args.public_url is not None:
+        raise UsageProblem("--listen and --public-url go with --push webhook")
+    on_wait = wait_notice(args, retries=False)
+
+    def status(text: str) -> None:
+        if not args.quiet:
+            print(text, file=args.stderr, flush=True)
+
+    def received(got: list[ReceivedFax]) -> None:
+        _report(args, got, stream=True)
+
+    def failed(exc: Exception) -> None:
+        print(f"warning: sync failed, retrying: {exc}", file=args.stderr, flush=True)
+
+    with make_client(args, on_wait=on_wait) as client, _stop_on_sigterm(True):
+        inbox = Inbox(client, args.to_dir, mark_read=args.mark_read, since=since)
+        try:
+            if listen is None:
+                receiver = PushReceiver(
+                    inbox, client, on_status=status, on_received=received, on_error=failed
+                )
+                status(
+                    f"receiving faxes pushed over WebSocket from {server_url(args)} into "
+                    f"{args.to_dir} (catch-up first; Ctrl-C stops)"
+                )
+                receiver.run()
+            else:
+                _serve_webhook(args, client, inbox, listen, address, status, received, failed)
+        except KeyboardInterrupt:
+            pass  # every fax is either on disk or pending in the inbox state
+    status("stopped")
+    return EXIT_OK
+
+
+def _serve_webhook(
+    args: argparse.Namespace,
+    client: FaxClient,
+    inbox: Inbox,
+    listen: tuple[str, int],
+    address: str,
+    status: Callable[[str], None],
+    received: Callable[[list[ReceivedFax]], None],
+    failed: Callable[[Exception], None],
+) -> None:
+    """Serve the WebHook app, keep the subscription alive, delete it on the way out."""
+    with receiver_lock(args.to_dir):
+        worker = InboxSyncWorker(inbox, on_received=received, on_error=failed)
+        keeper = WebhookSubscription(client, address)
+        app = WebhookApp(worker.notify, verification_token=keeper.verification_token)
+        try:
+            server = make_server(app, listen[0], listen[1])
+        except OSError as exc:
+            raise CommandFailed(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
+        thread = threading.Thread(target=server.serve_forever, args=(0.2,), daemon=True)
+        thread.start()
+        worker.start()  # the catch-up sync runs while the subscription is made
+        try:
+            keeper.open()
+            status(
+                f"receiving faxes pushed to {address} (listening on {args.listen}) into "
+                f"{args.to_dir} (catch-up first; Ctrl-C stops)"
+            )
+            worker.request_sync()  # faxes that came between the catch-up and the subscription
+            while True:
+                time.sleep(_MAINTAIN_EVERY)
+                try:
+                    if keeper.maintain():
+                        status("the WebHook subscription was recreated; catching up")
+                        worker.request_sync()
+                except (TransportError, APIError) as exc:
+                    failed(exc)
+        finally:
+            keeper.close()
+            server.shutdown()
+            server.server_close()
+            worker.stop()
