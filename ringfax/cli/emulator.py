@@ -4,14 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import io
 import json
 import mimetypes
-import signal
 import tempfile
-import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -43,62 +39,11 @@ if TYPE_CHECKING:
 INBOUND_FAX_PATH = "/emulator/v1/inbound-fax"
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _port_in_use(exc: OSError) -> bool:
-    return exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)) or (
-        "already in use" in str(exc)
-    )
-
-
 def cmd_emulator(args: argparse.Namespace) -> int:
-    from ..emulator import Emulator, EmulatorConfig
+    """``ringfax emulator``: the emulator's own command (:mod:`ringfax.emulator._main`)."""
+    from ..emulator._main import serve
 
-    config = EmulatorConfig(
-        send_delay=args.send_delay,
-        delivered=args.delivered,
-        strict=args.strict,
-        rate_limiting=not args.no_rate_limits,
-    )
-    with tempfile.TemporaryDirectory(prefix="ringfax-emulator-") as tmp:
-        # our own temporary directory: removed on every exit path, a failed start included
-        data_dir = Path(args.data_dir) if args.data_dir else Path(tmp)
-        emu = Emulator(data_dir, host=args.host, port=args.port, config=config)
-        try:
-            emu.start()
-        except OSError as exc:
-            if _port_in_use(exc):
-                raise CommandFailed(
-                    f"port {args.port} is already in use on {args.host} (another emulator?); "
-                    f"choose another with --port N, or --port 0 for any free port"
-                ) from None
-            raise
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _interrupt)  # clean shutdown on `kill` too
-        out = args.stdout
-        try:
-            print(f"ringfax emulator listening on {emu.url}", file=out)
-            where = "" if args.data_dir else " (temporary: removed on exit)"
-            print(f"  data dir: {emu.data_dir}{where}", file=out)
-            print(
-                f"  export RC_SERVER_URL={emu.url} RC_APP_CLIENT_ID={emu.client_id}"
-                f" RC_APP_CLIENT_SECRET={emu.client_secret} RC_USER_JWT={emu.jwt}",
-                file=out,
-            )
-            print(
-                "  add a received fax: ringfax emulator inject --from +16505550100 scan.pdf",
-                file=out,
-            )
-            print("  press Ctrl-C to stop", file=out, flush=True)
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopping", file=out)
-        finally:
-            emu.stop()
-    return EXIT_OK
+    return serve(args, args.stdout, args.stderr)
 
 
 # -- inject ------------------------------------------------------------------------------------

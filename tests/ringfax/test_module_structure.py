@@ -96,3 +96,30 @@ def test_no_client_module_is_over_the_line_limit() -> None:
         if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def test_the_emulator_command_spells_the_emulators_options() -> None:
+    """``ringfax emulator`` and ``python -m ringfax.emulator`` take the same options (the
+    client CLI spells them out so that other commands do not load the emulator)."""
+    import argparse
+
+    from ringfax.cli import build_parser
+    from ringfax.emulator._main import add_serve_arguments
+
+    own = argparse.ArgumentParser()
+    add_serve_arguments(own)
+    client = build_parser().parse_args(["emulator"])
+    expected = vars(own.parse_args([]))
+    assert {k: v for k, v in vars(client).items() if k in expected} == expected
+    assert set(expected) <= set(vars(client))
+
+
+def test_the_command_line_loads_no_emulator_until_asked() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ringfax.cli; print(any(m.startswith('ringfax.emulator') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
