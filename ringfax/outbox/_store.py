@@ -230,6 +230,7 @@ class SqlStore:
         list), or resume the same job. Returns (created at, resumed). Raises
         :class:`JobMismatch` when the store holds another job."""
         with self.transaction() as cur:
+            self.lock_setup(cur)  # workers starting at once: one creates, the others resume
             self._exec(cur, "SELECT job_id, created_at, spec FROM outbox_job")
             rows = cur.fetchall()
             if rows:

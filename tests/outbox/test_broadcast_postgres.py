@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from pg_cluster import MISSING, cluster, find_bin
 from test_broadcast_emulator import check_outcome, recipients_csv
 
 from ringfax.emulator import Emulator
+from ringfax.outbox import Outbox
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,35 @@ def _create_db(url: str, name: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
+
+
+def test_workers_starting_at_once_share_one_job(tmp_path: Path, pg_url: str) -> None:
+    """Eight workers creating the same job at the same moment: one creates it, the others
+    resume it (none fails on the job's primary key)."""
+    _create_db(pg_url, "outbox_start_race")
+    db = pg_url.rsplit("/", 1)[0] + "/outbox_start_race"
+    doc = tmp_path / "letter.txt"
+    doc.write_text("hello\n")
+    csv = tmp_path / "r.csv"
+    csv.write_text("number\n+16505551000\n+16505551001\n")
+    barrier = threading.Barrier(8)
+    outcomes: list[object] = []
+
+    def start() -> None:
+        try:
+            with Outbox(db) as box:
+                barrier.wait(10)
+                box.start([doc], csv)
+                outcomes.append(box.resumed)
+        except Exception as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(map(str, outcomes)) == ["False"] + ["True"] * 7
 
 
 def test_three_workers_killed_three_times(
