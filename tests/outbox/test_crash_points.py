@@ -5,6 +5,8 @@ get: one, or one per allowed attempt for a busy number -- never a second one fro
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,33 @@ def test_without_reconciliation_a_crash_after_the_post_would_send_twice(tmp_path
     report = finish(rc, tmp_path)
     assert rc.sent_per_number()[NUMBERS[0]] == 1
     assert report[0]["message_id"] == rc.faxes[0].id
+
+
+def test_a_claim_of_another_host_waits_for_its_lease(tmp_path: Path) -> None:
+    """A claim owned by a worker on another machine is left alone while its lease runs (that
+    worker may be POSTing right now), and reconciled once it expired."""
+    doc, csv = job(tmp_path)
+    rc = FakeRingCentral()
+    with rc.client() as client, Outbox(tmp_path / "o.db", clients=[client], settings=FAST) as box:
+        box.start([doc], csv)
+        with box.store.transaction() as cur:
+            cur.execute(
+                "UPDATE outbox_recipient SET state = 'submitting', credential = 'credential-1', "
+                "lease_owner = 'far-away-host/4242/0123abcd/c1', lease_until = ?, "
+                "attempt_started_at = ? WHERE number = ?",
+                (time.time() + 3600, time.time(), NUMBERS[0]),
+            )
+        threading.Timer(1.5, box.stop_event.set).start()
+        assert box.run() == {"sent": 2, "submitting": 1}
+    assert NUMBERS[0] not in rc.sent_per_number()
+
+    def after_the_lease() -> float:
+        return time.time() + 7200
+
+    with (
+        rc.client() as client,
+        Outbox(tmp_path / "o.db", clients=[client], settings=FAST, clock=after_the_lease) as box,
+    ):
+        box.start([doc], csv)
+        assert box.run() == {"sent": 3}
+    assert rc.sent_per_number() == dict.fromkeys(NUMBERS, 1)
