@@ -119,7 +119,7 @@ def test_a_claim_of_another_host_waits_for_its_lease(tmp_path: Path) -> None:
                 "UPDATE outbox_recipient SET state = 'submitting', credential = 'credential-1', "
                 "lease_owner = 'far-away-host/4242/0123abcd/c1', lease_until = ?, "
                 "attempt_started_at = ? WHERE number = ?",
-                (time.time() + 3600, time.time(), NUMBERS[0]),
+                (time.time() + 60, time.time() - 100, NUMBERS[0]),  # renewed 60 s ago
             )
         threading.Timer(1.5, box.stop_event.set).start()
         assert box.run() == {"sent": 2, "submitting": 1}
