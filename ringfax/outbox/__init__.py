@@ -19,7 +19,9 @@ same db resumes. See docs/broadcast.md for the state machine and crash reconcili
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -80,6 +82,13 @@ def open_store(db: str | Path, actor: str) -> SqlStore:
     from ._sqlite import SqliteStore
 
     return SqliteStore(Path(text), actor=actor)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid
+        return "unknown"
 
 
 def file_sha256(path: Path) -> str:
@@ -219,6 +228,8 @@ class Outbox:
         if not self._credentials:
             raise ValidationError("Outbox.run: no client to send with")
         stop = self.stop_event
+        who = {"user": _user(), "credentials": [c.key for c in self._credentials]}
+        self.store.note("run_started", self._clock(), json.dumps(who, sort_keys=True))
         workers: list[Worker] = []
         stores: list[SqlStore] = []
         try:

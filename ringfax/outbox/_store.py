@@ -278,6 +278,11 @@ class SqlStore:
         if cur.rowcount:
             self._audit(cur, now, str(Event.DO_NOT_FAX), State.EXCLUDED.value, ref, None)
 
+    def note(self, event: str, now: float, detail: str) -> None:
+        """An audit row that is not a recipient's state change (a run starting, ...)."""
+        with self.transaction() as cur:
+            self._audit(cur, now, event, None, None, None, detail)
+
     # -- reading ------------------------------------------------------------------------------
 
     def recipients(self) -> list[RecipientState]:

@@ -87,6 +87,9 @@ def test_audit_log_holds_no_numbers_names_or_content(tmp_path: Path) -> None:
     assert not any(n in text or n[1:] in text for n in NUMBERS)
     events = [row[3] for row in audit]
     assert events[0] == "job_created" and "letter.txt" in str(audit[0][7])
+    assert events[1] == "run_started" and json.loads(str(audit[1][7]))["credentials"] == [
+        "credential-1"
+    ]
     assert events.count("accepted") == len(NUMBERS)
     refs = {row[5] for row in audit if row[3] == "accepted"}
     assert len(refs) == len(NUMBERS)  # one distinct digest per number
