@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ringfax._cli import main
+from ringfax.cli import main
 from ringfax.emulator import Emulator, EmulatorConfig, RateLimit
 
 pytestmark = pytest.mark.network
@@ -374,7 +374,7 @@ def test_unreadable_attachment_is_refused_before_sending(
     live: Emulator, docs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # skip the CLI's own check: the client must refuse it too (exit 2, never "may have been sent")
-    from ringfax import _cli_commands
+    from ringfax.cli import send as _cli_commands
 
     monkeypatch.setattr(_cli_commands, "_readable_files", lambda names: [Path(n) for n in names])
     folder = tmp_path / "folder.pdf"  # (tests run as root: chmod 000 would still be readable)
@@ -408,7 +408,8 @@ def test_ctrl_c_during_wait_says_the_fax_goes_on(
 
 
 def test_unreachable_server_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ringfax import RetryPolicy, _cli_common
+    from ringfax import RetryPolicy
+    from ringfax.cli import common as _cli_common
 
     monkeypatch.setitem(_cli_common.CLIENT_DEFAULTS, "retry", RetryPolicy.disabled())
     with socket.socket() as sock:

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, cast
 import pytest
 from emulator_helpers import INBOUND_PATH, Raw, form_data
 
-from ringfax._cli import main
+from ringfax.cli import main
 from ringfax.emulator import Emulator, EmulatorConfig, ManualClock
 from ringfax.emulator._files import DataDirInUse
 
