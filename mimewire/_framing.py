@@ -12,7 +12,7 @@ CRLF-framed.
 from __future__ import annotations
 
 import re
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 from ._errors import LimitExceeded, MalformedInput
 from ._scanstate import (
@@ -185,10 +185,32 @@ class Framing(ScanState):
         if self._in_part:
             end = self._count_end - base
             stop = n if n < end else end
-            if stop > pos or self._cand:
-                self._check_counted(buf, pos, stop, n)
+            cand = self._cand
+            if cand:  # bytes held back from the previous chunk: a delimiter after all?
+                if pos >= n:
+                    return False
+                at = self._cand_at
+                self._cand = b""
+                joined = cand + buf[pos : pos + len(self._key) + self.limits.max_header_line + 4]
+                shift = len(cand) - pos  # joined[k] is buf[k - shift]
+                err = self._judge(joined, 0, at, stop + shift, end + shift)
+                if self._cand:  # still undecided: it now holds buf[pos:stop] too
+                    self._pos = stop
+                    return False
+                if isinstance(err, MalformedInput):
+                    if err.offset is not None and err.offset > at:
+                        self._emit(out, cand[: err.offset - at])
+                    raise err
+                self._emit(out, cand)
             if stop > pos:
-                self._emit(out, buf if not pos and stop == n else buf[pos:stop])
+                err = self._check_counted(buf, pos, stop, n)
+                upto = self._cand_at - base if self._cand else stop
+                if err is not None and err.offset is not None and err.offset - base < upto:
+                    upto = err.offset - base
+                if upto > pos:  # data before a delimiter start (or an error) goes first
+                    self._emit(out, buf if not pos and upto == n else buf[pos:upto])
+                if err is not None:
+                    raise err
                 self._pos = stop
             if stop < end or self._cand:
                 return False
@@ -213,60 +235,62 @@ class Framing(ScanState):
         self._state = DELIM
         return True
 
-    def _check_counted(self, buf: bytes, pos: int, stop: int, n: int) -> None:
-        """Refuse a delimiter that starts in the declared bytes ``buf[pos:stop]`` (looking
-        ahead up to ``n``); keep an undecided one that the buffer ends in (``_cand``: its
-        declared bytes, the buffer goes on from ``stop``)."""
+    def _check_counted(self, buf: bytes, pos: int, stop: int, n: int) -> MalformedInput | None:
+        """The error for a delimiter (or, strict, the boundary) that starts in the declared
+        bytes ``buf[pos:stop]`` (looking ahead up to ``n``), if any; an undecided one that
+        the buffer ends in is kept in ``_cand`` (its declared bytes, not passed on yet)."""
         key = self._key
         klen = len(key)
         base = self._base
-        cand = self._cand
         decl = self._count_end - base  # where the declared bytes end, in ``buf``
-        if cand:  # an undecided candidate from the previous chunk, completed with this one
-            if pos >= n:
-                return
-            self._cand = b""
-            joined = cand + buf[pos : pos + klen + self.limits.max_header_line + 4]
-            shift = len(cand) - pos  # joined[k] is buf[k - shift]
-            self._judge(joined, 0, self._cand_at, stop + shift, decl + shift)
-            if self._cand:
-                return
-        if stop <= pos:
-            return
         i = buf.find(key, pos, stop + klen - 1)  # a key that starts before ``stop``
-        if i >= 0 and self._judge(buf, i, base + i, stop, decl) is False:
+        if i >= 0:
+            found = self._judge(buf, i, base + i, stop, decl)
+            if found is not False:
+                return found
             # near misses: the first real one (if any) in C, however many there are
             pad = self.limits.max_header_line
             real = re.compile(re.escape(key) + b"(?:--|[ \t]{0,%d}\r?\n)" % (pad - 1)).search
             m = real(buf, i + 1, n)
             if m is not None and m.start() < stop:
-                self._judge(buf, m.start(), base + m.start(), stop, decl)  # raises
+                found = self._judge(buf, m.start(), base + m.start(), stop, decl)
+                if found is not False:
+                    return found
             t = buf.rfind(key, max(i + 1, n - klen - pad - 2), stop + klen - 1)
             if t >= 0:
-                self._judge(buf, t, base + t, stop, decl)  # undecided if it runs to the end
-        if not self._cand:
-            h = self._holdback(buf, pos, n)  # a key cut by the end of the buffer
-            if h < n and h < stop:
-                self._cand = buf[h:stop]
-                self._cand_at = base + h
+                found = self._judge(buf, t, base + t, stop, decl)  # undecided at the end?
+                if found is not False:
+                    return found
+        h = self._holdback(buf, pos, n)  # a key cut by the end of the buffer
+        if h < n and h < stop:
+            self._cand = buf[h:stop]
+            self._cand_at = base + h
+        return None
 
-    def _judge(self, data: bytes, i: int, at: int, keep: int, decl: int) -> bool | None:
+    def _judge(
+        self, data: bytes, i: int, at: int, keep: int, decl: int
+    ) -> MalformedInput | Literal[False] | None:
         """Is there a delimiter at ``data[i]`` (absolute offset ``at``; the declared bytes
-        end at ``data[decl]``)? Raises if there is; None when ``data`` ends before that is
-        known (then ``_cand`` keeps ``data[i:keep]``, the part of it already received)."""
+        end at ``data[decl]``)? The error to raise if there is (strict: if the boundary
+        is there at all); False if not; None when ``data`` ends before that is known (then
+        ``_cand`` keeps ``data[i:keep]``, the part of it already received)."""
         key = self._key
         klen = len(key)
         end = len(data)
-        if self._lf and i < end and data[i] == CR:  # LF framing: a CR before belongs to it
-            i += 1
-            at += 1
+        start = i  # where the delimiter would start: LF framing counts a CR before the key
+        if self._lf:
+            if i < end and data[i] == CR:
+                i += 1
+            elif i and data[i - 1] == CR:
+                start = i - 1
+                at -= 1
         verdict: bool | None = None
         if i >= decl:  # the key starts after the declared bytes: the delimiter (checked later)
-            verdict = False
-        elif end - i < klen:
+            return False
+        if end - i < klen:
             verdict = None if key.startswith(data[i:end]) else False
         elif not data.startswith(key, i):
-            verdict = False
+            return False
         else:
             j = i + klen
             limit = j + self.limits.max_header_line
@@ -284,20 +308,18 @@ class Framing(ScanState):
                 else:
                     verdict = False
             if self.strict and verdict is False:
-                raise MalformedInput(
+                return MalformedInput(
                     f"the boundary occurs inside the {self._count_len} bytes of the part's "
                     "Content-Length",
                     offset=at,
                     part=self._nparts - 1,
                 )
-        start = i - 1 if self._lf and i and data[i - 1] == CR else i
         if verdict is None:
             self._cand = data[start:keep]
-            self._cand_at = at - (i - start)
+            self._cand_at = at
             return None
         if verdict:
-            at -= i - start
-            raise MalformedInput(
+            return MalformedInput(
                 f"part declares Content-Length: {self._count_len} but its delimiter follows "
                 f"after {max(0, at - self._body_start)} bytes",
                 offset=at,

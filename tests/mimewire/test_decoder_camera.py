@@ -192,3 +192,16 @@ def test_content_length_counts_encoded_bytes() -> None:
     head = b"--b\r\nContent-Transfer-Encoding: base64\r\nContent-Length: 8\r\n\r\n"
     out = same_for_every_split(head + encoded + b"\r\n--b--")
     assert [data for _, data in out.parts] == [b"JPEG"]
+
+
+def test_errors_inside_the_declared_bytes_come_in_stream_order() -> None:
+    # an invalid base64 byte before a delimiter hidden in the declared bytes: the codec
+    # error (earlier in the stream) wins, however the body is cut
+    inner = b"QU-J\r\n--b\r\nContent-Length: 1\r\n\r\nx"
+    head = b"--b\r\nContent-Transfer-Encoding: base64\r\n"
+    body = head + b"Content-Length: %d\r\n\r\n" % len(inner) + inner + b"\r\n--b--"
+    out = same_for_every_split(body)
+    assert out.error is not None and "invalid byte 0x2D" in out.error[1]
+    # without the bad byte, the hidden delimiter is the error
+    out = same_for_every_split(body.replace(b"QU-J", b"QUJD"))
+    assert out.error is not None and "its delimiter follows after 4 bytes" in out.error[1]
