@@ -205,6 +205,11 @@ def status_text(value: MessageStatus | None) -> str:
     return value.value if value is not None else "?"
 
 
+def status_json(value: MessageStatus | None) -> str | None:
+    """The wire value, or None where the server sent none (received faxes' recipients)."""
+    return value.value if value is not None else None
+
+
 def is_cancelled(msg: FaxMessage) -> bool:
     """Deleted before it left ``Queued``: it will never be sent (what ``cancel`` does)."""
     return msg.is_deleted and msg.message_status in (None, MessageStatus.QUEUED)
@@ -234,7 +239,7 @@ def message_dict(msg: FaxMessage) -> dict[str, Any]:
     return {
         "id": msg.id,
         "direction": msg.direction,
-        "messageStatus": status_text(msg.message_status),
+        "messageStatus": status_json(msg.message_status),
         "availability": msg.availability,
         "cancelled": is_cancelled(msg),
         "readStatus": msg.read_status,
@@ -250,7 +255,7 @@ def message_dict(msg: FaxMessage) -> dict[str, Any]:
             {
                 "phoneNumber": r.phone_number,
                 "name": r.name,
-                "messageStatus": status_text(r.message_status),
+                "messageStatus": status_json(r.message_status),
                 "faxErrorCode": r.fax_error_code,
                 "reason": r.error.reason if r.error else None,
                 "retryable": r.retryable if r.fax_error_code else None,

@@ -292,6 +292,22 @@ def test_demo_and_inject_are_quiet_with_q(live: Emulator, pdf: Path) -> None:
     assert (code, out, err) == (0, "", "")
 
 
+# -- received faxes in --json ------------------------------------------------------------------
+
+
+def test_status_json_of_a_received_fax_has_no_made_up_recipient_status(
+    live: Emulator, pdf: Path
+) -> None:
+    record = live.inject_inbound_fax(
+        from_number="+16505550150", documents=[("in.pdf", "application/pdf", pdf.read_bytes())]
+    )
+    code, out, err = run("status", *creds(live), str(record["id"]), "--json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["messageStatus"] == "Received"
+    assert shown["to"] and all(r["messageStatus"] is None for r in shown["to"])
+
+
 # -- download -o DIR/ ----------------------------------------------------------------------------
 
 
