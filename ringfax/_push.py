@@ -112,8 +112,6 @@ class InboxSyncWorker:
         self.max_retry_delay = max_retry_delay
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
-        self._idle = threading.Condition()
-        self._busy = False
         #: Number of syncs run (successful or not) and faxes landed by them.
         self.syncs = 0
         self.received = 0
@@ -144,14 +142,16 @@ class InboxSyncWorker:
         self.notify(None)
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until nothing is queued and no sync runs (True) or ``timeout`` s pass."""
+        """Wait until every request so far is covered by a finished sync (True) or
+        ``timeout`` seconds pass (False)."""
         deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._busy or not self._queue.empty():
+        done = self._queue.all_tasks_done
+        with done:
+            while self._queue.unfinished_tasks:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._idle.wait(min(left, 0.05))
+                done.wait(left)
         return True
 
     def stop(self, timeout: float | None = 30.0) -> None:
@@ -165,6 +165,7 @@ class InboxSyncWorker:
             except queue.Full:
                 with contextlib.suppress(queue.Empty):
                     self._queue.get_nowait()
+                    self._queue.task_done()
         self._thread.join(timeout)
         self._thread = None
 
@@ -172,31 +173,27 @@ class InboxSyncWorker:
         delay = self.retry_delay
         wait = self.resync_interval
         while True:
+            taken = 1
             try:
                 item = self._queue.get(timeout=wait)
             except queue.Empty:
-                item = _RESYNC
-            with self._idle:
-                self._busy = True
+                item, taken = _RESYNC, 0
             stop = item is _STOP
             while not stop:  # coalesce everything already queued into this one sync
                 try:
                     stop = self._queue.get_nowait() is _STOP
                 except queue.Empty:
                     break
+                taken += 1
+            ok = stop or self._sync_once()
+            for _ in range(taken):  # these requests are covered (wait_idle counts them)
+                self._queue.task_done()
             if stop:
-                with self._idle:
-                    self._busy = False
-                    self._idle.notify_all()
                 return
-            ok = self._sync_once()
             if ok:
                 delay, wait = self.retry_delay, self.resync_interval
             else:
                 wait, delay = delay, min(delay * 2, self.max_retry_delay)
-            with self._idle:
-                self._busy = False
-                self._idle.notify_all()
 
     def _sync_once(self) -> bool:
         self.syncs += 1
@@ -287,6 +284,12 @@ class PushReceiver:
         """Catch up, then listen until ``stop`` is set; the inbox lock of the directory
         (:func:`receiver_lock`) is held throughout."""
         stop = stop or threading.Event()
+        try:
+            import websockets  # noqa: F401 - the optional dependency, checked up front
+        except ImportError:
+            raise RingFaxError(
+                "receiving over WebSocket needs the websockets package: pip install 'mimewire[fax]'"
+            ) from None
         with receiver_lock(self.inbox.directory):
             self.worker.start()
             delay = self.reconnect_delay
@@ -367,7 +370,10 @@ class PushReceiver:
             if recovering:
                 self._status("WebSocket session not recovered: subscribing again, catching up")
             self._subscribe(ws)
-            self.worker.request_sync()  # events between the last sync and the subscription
+        # the catch-up: without recovery, events between the last sync and the subscription
+        # are lost; with it, more than recoveryBufferSize missed events would be. One
+        # incremental message-sync covers both.
+        self.worker.request_sync()
         self.connected.set()
         interval = self._heartbeat_interval(body)
         next_beat = time.monotonic() + interval

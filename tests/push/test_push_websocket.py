@@ -143,3 +143,21 @@ def test_a_second_receiver_on_the_same_directory_is_refused(
     second = PushReceiver(Inbox(client, tmp_path / "in"))
     with pytest.raises(RingFaxError, match="another ringfax receiver is running"):
         second.run(threading.Event())
+
+
+@pytest.mark.parametrize(("heartbeat", "stays"), [(0.2, True), (30.0, False)])
+def test_heartbeats_keep_the_session_from_the_idle_timeout(
+    tmp_path: Path, heartbeat: float, stays: bool
+) -> None:
+    config = push_config(ws_idle_timeout=1.0)
+    with Emulator(tmp_path / "emu", config=config) as emu, client_for(emu) as client:
+        receiver = PushReceiver(
+            Inbox(client, tmp_path / "in"), heartbeat=heartbeat, reconnect_delay=0.05
+        )
+        run = Running(receiver)
+        try:
+            run.ready()
+            reconnected = wait_until(lambda: receiver.connections >= 2, timeout=2.0)
+            assert reconnected is not stays  # without heartbeats the gateway says WSG-902
+        finally:
+            run.close()
