@@ -5,7 +5,9 @@ vanished subscription (then a catch-up sync finds what its events missed)."""
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -136,3 +138,24 @@ def test_a_vanished_subscription_is_recreated_and_a_stale_one_replaced(
     assert [s.id for s in client.list_subscriptions()] == [third.id]
     successor.close()
     assert client.list_subscriptions() == []
+
+
+def test_the_handshake_answer_is_small_and_prompt_over_the_wire(hook: Hook) -> None:
+    port = int(hook.url.split(":")[2].split("/")[0])
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as conn:
+        conn.sendall(
+            b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Validation-Token: 0f3c8a2e-4b1d-4c6e-9a7f-123456789abc\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        )
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+            assert len(answer) <= 1024
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0  # RingCentral's limit; loopback takes milliseconds
+    head = answer.decode("latin-1").split("\r\n")
+    assert head[0].split()[1] == "200"
+    assert "Validation-Token: 0f3c8a2e-4b1d-4c6e-9a7f-123456789abc" in head
+    assert answer.endswith(b"\r\n\r\n")  # no body
