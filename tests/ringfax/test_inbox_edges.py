@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -571,3 +572,106 @@ def test_next_free_name_keeps_the_extension(
     )
     (got,) = Inbox(Scripted(records=(message,)), tmp_path).sync()
     assert [p.name for p in got.files] == [expected]
+
+
+# --------------------------------------------------------------------------- what counts
+
+
+def test_only_received_inbound_faxes_with_documents_are_fetched(tmp_path: Path) -> None:
+    base = dict(fax("1").raw)
+    records = tuple(
+        FaxMessage.from_json({**base, "id": message_id, **change})
+        for message_id, change in (
+            ("1", {"attachments": []}),  # not rendered yet
+            ("2", {"direction": "Outbound"}),
+            ("3", {"availability": "Deleted"}),
+            ("4", {"messageStatus": "Sent"}),
+            ("5", {}),
+        )
+    )
+    got = Inbox(Scripted(records=records), tmp_path).sync()
+    assert [f.message.id for f in got] == ["5"]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [["101-1.pdf"], {"files": ["101-1.pdf"], "created": None}],
+    ids=["list", "no-creation-time"],
+)
+def test_a_received_fax_is_not_fetched_again(tmp_path: Path, entry: Any) -> None:
+    write_state(tmp_path, state(received={"101": entry}, syncToken=None))
+    client = Scripted(records=(fax("101"),))
+    assert Inbox(client, tmp_path).sync() == []
+
+
+def test_received_entry_without_files_does_not_stop_a_sync(tmp_path: Path) -> None:
+    write_state(tmp_path, state(received={"7": {}}, syncToken=None))
+    (got,) = Inbox(Scripted(records=(fax("101"),)), tmp_path).sync()
+    assert [p.name for p in got.files] == ["101-1.pdf"]
+
+
+def test_pending_faxes_after_one_in_the_batch_are_still_looked_up(tmp_path: Path) -> None:
+    write_state(tmp_path, state(pending={"101": {"1": "101-1.pdf"}, "102": {"1": "102-1.pdf"}}))
+
+    class Lookup(Scripted):
+        def get_fax(self, message_id: str | int) -> FaxMessage:
+            return fax(str(message_id))
+
+    got = Inbox(Lookup(records=(fax("101"),)), tmp_path).sync()
+    assert sorted(f.message.id for f in got) == ["101", "102"]
+
+
+def test_document_without_an_id_is_named_by_its_position(tmp_path: Path) -> None:
+    message = FaxMessage.from_json(
+        {**fax("101").raw, "attachments": [{"contentType": "application/pdf"}]}
+    )
+    (got,) = Inbox(Scripted(records=(message,)), tmp_path).sync()
+    assert [p.name for p in got.files] == ["101-1.pdf"]
+
+
+def test_stale_partial_files_are_removed_and_fresh_ones_kept(tmp_path: Path) -> None:
+    stale, fresh = tmp_path / ".ringfax-old.part", tmp_path / ".ringfax-new.part"
+    for path in (stale, fresh):
+        path.write_bytes(b"half")
+    hour_ago = time.time() - 3600.5
+    os.utime(stale, (hour_ago, hour_ago))
+    Inbox(Scripted(), tmp_path).sync()
+    assert not stale.exists() and fresh.exists()
+
+
+def test_state_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / STATE)
+    with pytest.raises(RingFaxError) as info:
+        Inbox(Scripted(), tmp_path).received_ids()
+    assert str(info.value) == (f"cannot read {tmp_path / STATE}: not a regular file (remove it)")
+
+
+def test_state_file_size_limit_is_exact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ringfax._inbox as inbox_module
+
+    data = json.dumps(state()).encode()
+    monkeypatch.setattr(inbox_module, "_MAX_STATE", len(data))
+    (tmp_path / STATE).write_bytes(data)
+    assert Inbox(Scripted(), tmp_path).received_ids() == []
+    (tmp_path / STATE).write_bytes(data + b" ")
+    with pytest.raises(RingFaxError) as info:
+        Inbox(Scripted(), tmp_path).received_ids()
+    assert str(info.value) == f"cannot read {tmp_path / STATE}: larger than {len(data)} bytes"
+
+
+def test_without_hard_links_a_name_taken_mid_download_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ringfax._inbox as inbox_module
+
+    def no_link(*args: Any, **kw: Any) -> None:
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    def squat(message_id: str, attachment_id: str) -> None:
+        (tmp_path / f"{message_id}-{attachment_id}.pdf").write_bytes(b"someone else's")
+
+    monkeypatch.setattr(inbox_module.os, "link", no_link)
+    client = Watching(tmp_path, records=(fax("101"),), during=squat)
+    (got,) = Inbox(client, tmp_path).sync()
+    assert [p.name for p in got.files] == ["101-1-2.pdf"]
+    assert (tmp_path / "101-1.pdf").read_bytes() == b"someone else's"
