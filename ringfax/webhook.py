@@ -38,7 +38,7 @@ import wsgiref.simple_server
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["MAX_BODY", "WebhookApp", "make_server"]
+__all__ = ["MAX_BODY", "ASGIApp", "WebhookApp", "make_server"]
 
 log = logging.getLogger("ringfax")
 
@@ -80,6 +80,8 @@ class WebhookApp:
         self.dedup_size = dedup_size
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._lock = threading.Lock()
+        #: The ASGI 3 application (``http`` scopes; ``lifespan`` is acknowledged).
+        self.asgi = ASGIApp(self)
         #: Counters: handshakes answered, notifications handed on, duplicates, refusals.
         self.handshakes = 0
         self.delivered = 0
@@ -190,13 +192,12 @@ class WebhookApp:
 
     # --------------------------------------------------------------------- ASGI
 
-    async def asgi(
+    async def _asgi(
         self,
         scope: Mapping[str, Any],
         receive: Callable[[], Awaitable[Mapping[str, Any]]],
         send: Callable[[Mapping[str, Any]], Awaitable[None]],
     ) -> None:
-        """The ASGI 3 application (``http`` scopes; ``lifespan`` is acknowledged)."""
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -243,6 +244,25 @@ class WebhookApp:
             parts.append(chunk)
             if not message.get("more_body", False):
                 return self.handle(b"".join(parts))
+
+
+class ASGIApp:
+    """``WebhookApp.asgi``: an object whose ``__call__`` is a coroutine function, which is
+    how servers (uvicorn) tell ASGI 3 from ASGI 2; a bound method would look like ASGI 2."""
+
+    def __init__(self, app: WebhookApp) -> None:
+        self.app = app
+
+    def __repr__(self) -> str:
+        return f"ASGIApp({self.app!r})"
+
+    async def __call__(
+        self,
+        scope: Mapping[str, Any],
+        receive: Callable[[], Awaitable[Mapping[str, Any]]],
+        send: Callable[[Mapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        await self.app._asgi(scope, receive, send)
 
 
 def _plain(status: int) -> Answer:

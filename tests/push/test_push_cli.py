@@ -5,6 +5,7 @@ directory catching up and receiving); a second receiver on a directory is refuse
 
 from __future__ import annotations
 
+import io
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,8 @@ from push_env import (
     wait_until,
 )
 
+from ringfax.cli import main
+from ringfax.cli.common import EXIT_USAGE
 from ringfax.emulator import Emulator
 
 pytestmark = pytest.mark.network
@@ -104,3 +107,45 @@ def test_the_service_scenario_end_to_end(
         assert [s.address for s in client.list_subscriptions()] == [url]
         assert hook.terminate() == 0
         assert client.list_subscriptions() == []  # deleted on the way out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--push", "webhook"], "--push webhook needs --listen"),
+        (["--push", "webhook", "--listen", "nowhere"], "--listen 'nowhere'"),
+        (["--push", "webhook", "--listen", "127.0.0.1:1"], "--public-url"),
+        (["--listen", "127.0.0.1:8090"], "go with --push webhook"),
+        (["--push", "websocket", "--public-url", "http://x/"], "go with --push webhook"),
+        (["--push", "websocket", "--watch", "5"], "exclude each other"),
+    ],
+)
+def test_push_options_are_checked(
+    argv: list[str], message: str, emulator: Emulator, tmp_path: Path
+) -> None:
+    code, _out, err = run_cli("receive", "--to-dir", str(tmp_path / "in"), *argv, emu=emulator)
+    assert code == EXIT_USAGE and message in err, err
+
+
+def test_a_public_url_that_does_not_reach_the_receiver_fails_cleanly(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    port = free_port()
+    code, _out, err = run_cli(
+        "receive", "--to-dir", str(tmp_path / "in"), "--push", "webhook",
+        "--listen", f"127.0.0.1:{port}", "--public-url", f"http://127.0.0.1:{free_port()}/",
+        emu=emulator,
+    )  # fmt: skip
+    assert code != 0 and "SUB-525" in err, err
+    with socket.socket() as s:  # the listening socket was closed
+        s.bind(("127.0.0.1", port))
+    with client_for(emulator) as client:
+        assert client.list_subscriptions() == []
+
+
+def run_cli(*argv: str, emu: Emulator) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    creds = ["--server", emu.url, "--client-id", emu.client_id]
+    creds += ["--client-secret", emu.client_secret, "--jwt", emu.jwt, "--no-token-cache"]
+    code = main([argv[0], *creds, *argv[1:]], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()

@@ -159,3 +159,31 @@ def test_the_handshake_answer_is_small_and_prompt_over_the_wire(hook: Hook) -> N
     assert head[0].split()[1] == "200"
     assert "Validation-Token: 0f3c8a2e-4b1d-4c6e-9a7f-123456789abc" in head
     assert answer.endswith(b"\r\n\r\n")  # no body
+
+
+@pytest.mark.parametrize("server_name", ["uvicorn", "waitress", "werkzeug"])
+def test_the_app_under_other_servers(
+    server_name: str, client: FaxClient, emulator: Emulator, tmp_path: Path
+) -> None:
+    """WSGI under waitress and werkzeug, ASGI under uvicorn: handshake, then a fax lands."""
+    pytest.importorskip(server_name)
+    from tests.interop._app_servers import ASGI_SERVERS, WSGI_SERVERS
+
+    worker = InboxSyncWorker(Inbox(client, tmp_path / "in"))
+    app = WebhookApp(worker.notify, verification_token="token-for-" + server_name)
+    served = app.asgi if server_name in ASGI_SERVERS else app
+    serve = {**ASGI_SERVERS, **WSGI_SERVERS}[server_name]
+    worker.start()
+    try:
+        with serve(served) as url:
+            keeper = WebhookSubscription(client, url, verification_token="token-for-" + server_name)
+            keeper.open()
+            try:
+                ids = inject(emulator, 2)
+                assert len(wait_for_files(tmp_path / "in", 2)) == 2
+                assert_each_once(tmp_path / "in", ids)
+                assert app.handshakes == 1 and app.delivered >= 2 and app.refused == 0
+            finally:
+                keeper.close()
+    finally:
+        worker.stop()
