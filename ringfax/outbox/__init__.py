@@ -30,6 +30,7 @@ from typing import Any
 
 from .._client import FaxClient
 from .._errors import ValidationError
+from .._models import Recipient
 from .._validation import normalize_number
 from ._engine import (
     BroadcastAborted,
@@ -203,6 +204,10 @@ class Outbox:
                 f"cover text: {len(cover_text)} characters, RingCentral allows 1024"
             )
         parsed = check_recipients(recipients, default_country=default_country)
+        for cred in self._credentials[:1]:  # the client's own checks (types, sizes), no request
+            cred.client.build_fax_body(
+                [Recipient(parsed.rows[0].number)], list(paths), cover_page_text=cover_text
+            )
         excluded = frozenset(normalize_number(n) for n in do_not_fax)
         spec = job_spec(paths, parsed.sha256, cover_text)
         created, self.resumed = self.store.start_job(

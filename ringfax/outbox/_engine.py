@@ -19,7 +19,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .._client import FaxClient
-from .._errors import APIError, FaxMaybeSentError, RateLimited, TransportError, ValidationError
+from .._errors import (
+    APIError,
+    FaxMaybeSentError,
+    RateLimited,
+    RingFaxError,
+    TransportError,
+    ValidationError,
+)
 from .._models import FaxMessage, MessageStatus, Recipient
 from ._recipients import number_digest
 from ._states import Event
@@ -37,6 +44,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("ringfax.outbox")
+
+TRANSIENT_PAUSE = 5.0
+"""Seconds to wait after a transient failure (a network error, a 5xx) before going on."""
 
 _LIVE_ACTORS: set[str] = set()
 _LIVE_LOCK = threading.Lock()
@@ -219,11 +229,22 @@ class Worker:
             self.pause(exc.retry_after or self.settings.pace_margin)
             return
         except TransportError as exc:
+            if exc.sent:  # it may have arrived: look before sending again
+                log.warning("transport error after sending; reconciling: %s", exc)
+                return
             self._back(row, "transport error before sending")
             log.warning("transport error (nothing sent): %s", exc)
-            self.pause(1.0)
+            self.pause(TRANSIENT_PAUSE)
             return
+        except ValidationError as exc:
+            self._back(row, "refused before sending")
+            raise BroadcastAborted(f"the fax cannot be sent: {exc}") from exc
         except APIError as exc:
+            if exc.status >= 500:  # an answer that says nothing was done, e.g. a lasting 503
+                self._back(row, f"HTTP {exc.status}")
+                log.warning("server error, nothing sent; trying again: %s", exc)
+                self.pause(TRANSIENT_PAUSE)
+                return
             if _is_about_recipient(exc):
                 self.store.apply(
                     row,
@@ -277,7 +298,12 @@ class Worker:
                     continue
                 if not self.store.take_over(row, now, lease):
                     continue
-            found = self.find_sent(row)
+            try:
+                found = self.find_sent(row)
+            except RingFaxError as exc:  # unknown is not "absent": keep the claim, look later
+                log.warning("reconciliation lookup failed, trying again later: %s", exc)
+                self.pause(TRANSIENT_PAUSE)
+                return
             fresh = self.store.submitting()
             mine = next((r for r in fresh if r.number == row.number), None)
             if mine is None or mine.lease_owner != self.store.actor:
@@ -311,6 +337,15 @@ class Worker:
     # -- status follow-up ---------------------------------------------------------------------
 
     def poll(self, now: float) -> None:
+        """Read status changes; a failed read is logged and tried again at the next poll
+        (with a full sync: the token may be what the server refused)."""
+        try:
+            self._poll()
+        except RingFaxError as exc:
+            log.warning("status follow-up failed, trying again later: %s", exc)
+            self._sync_token = None
+
+    def _poll(self) -> None:
         """Read status changes with message-sync (one request per poll, whatever the count)."""
         open_rows = self.store.open_submitted(self.cred.key)
         if not open_rows:

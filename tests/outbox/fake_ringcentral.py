@@ -24,6 +24,14 @@ RATE_HEADERS = {
     "X-Rate-Limit-Window": "60",
 }
 
+REFUSED_SYNC = json.dumps(
+    {
+        "errorCode": "CMN-101",
+        "message": "Parameter [syncToken] value is invalid",
+        "errors": [{"errorCode": "CMN-101", "parameterName": "syncToken"}],
+    }
+).encode()
+
 
 class Crash(BaseException):
     """The worker process dies here (nothing after this point runs)."""
@@ -51,6 +59,7 @@ class FakeRingCentral:
     busy: set[str] = field(default_factory=set)
     id_base: int = 3_000_000
     sync_cap: int | None = None  # a full sync holds at most this many records
+    refuse_syncs: int = 0  # answer this many message-syncs with 400 CMN-101 syncToken
     post_delay: float = 0.0  # seconds a POST takes (lets several workers overlap)
     faxes: list[Fax] = field(default_factory=list)
     crash: tuple[str, str, int] | None = None
@@ -77,6 +86,9 @@ class FakeRingCentral:
             if self._hit(kind, "before"):
                 self.crash = None
                 raise Crash(f"{kind} before")
+            if kind == "sync" and self.refuse_syncs > 0:
+                self.refuse_syncs -= 1
+                return Response(400, {"Content-Type": "application/json"}, REFUSED_SYNC)
             answer = self._answer(kind, request)
             if self._hit(kind, "after"):
                 self.crash = None

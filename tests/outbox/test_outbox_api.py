@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from fake_ringcentral import FakeRingCentral
 
+from ringfax import ValidationError
 from ringfax.outbox import JobMismatch, Outbox, Settings
 
 FAST = Settings(retry_delay=0.0, poll_interval=0.0, reconcile_grace=0.0, pace_margin=0.0)
@@ -63,6 +64,28 @@ def test_a_full_sync_cut_short_falls_back_to_the_listing(tmp_path: Path) -> None
         timer.cancel()
     assert counts == {"sent": len(NUMBERS)}
     assert rc.counts["list"] >= 1
+
+
+def test_a_refused_status_read_is_tried_again(tmp_path: Path) -> None:
+    """A message-sync the server refuses (e.g. a token it no longer accepts) does not stop
+    the broadcast: the next poll starts over with a full sync."""
+    doc, csv = files(tmp_path)
+    rc = FakeRingCentral(refuse_syncs=3)
+    with rc.client() as client, Outbox(tmp_path / "o.db", clients=[client], settings=FAST) as box:
+        box.start([doc], csv)
+        assert box.run() == {"sent": len(NUMBERS)}
+    assert rc.refuse_syncs == 0
+
+
+def test_a_document_the_client_refuses_stops_before_anything_is_sent(tmp_path: Path) -> None:
+    doc, csv = files(tmp_path)
+    bad = tmp_path / "program.exe"
+    bad.write_bytes(b"MZ")
+    rc = FakeRingCentral()
+    with rc.client() as client, Outbox(tmp_path / "o.db", clients=[client], settings=FAST) as box:
+        with pytest.raises(ValidationError, match=r"program\.exe"):
+            box.start([doc, bad], csv)
+    assert rc.counts == {}
 
 
 def test_do_not_fax_numbers_are_never_sent(tmp_path: Path) -> None:
