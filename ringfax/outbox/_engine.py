@@ -399,10 +399,14 @@ class Worker:
 
 
 def _is_about_recipient(exc: APIError) -> bool:
-    """A 4xx that names the ``to`` parameter: only this recipient is refused."""
+    """A 4xx about this recipient alone: its number (``to``), or the fax a resend names
+    (``originalMessageId`` gone, 404; not resendable, 406 MSG-343)."""
+    if exc.status == 406 and exc.error_code == "MSG-343":
+        return True
     if exc.status not in (400, 404):
         return False
-    return any((e.parameter_name or "").lower().startswith("to") for e in exc.errors)
+    names = [(e.parameter_name or "").lower() for e in exc.errors]
+    return any(n.startswith("to") or n == "originalmessageid" for n in names)
 
 
 def run_workers(workers: Sequence[Worker], stop: threading.Event) -> list[BaseException]:

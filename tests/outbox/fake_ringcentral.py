@@ -32,6 +32,14 @@ REFUSED_SYNC = json.dumps(
     }
 ).encode()
 
+GONE = json.dumps(
+    {
+        "errorCode": "CMN-102",
+        "message": "Resource for parameter [originalMessageId] is not found",
+        "errors": [{"errorCode": "CMN-102", "parameterName": "originalMessageId"}],
+    }
+).encode()
+
 
 class Crash(BaseException):
     """The worker process dies here (nothing after this point runs)."""
@@ -60,6 +68,7 @@ class FakeRingCentral:
     id_base: int = 3_000_000
     sync_cap: int | None = None  # a full sync holds at most this many records
     refuse_syncs: int = 0  # answer this many message-syncs with 400 CMN-101 syncToken
+    originals_gone: bool = False  # a resend's originalMessageId is answered with 404 CMN-102
     post_delay: float = 0.0  # seconds a POST takes (lets several workers overlap)
     faxes: list[Fax] = field(default_factory=list)
     crash: tuple[str, str, int] | None = None
@@ -124,6 +133,8 @@ class FakeRingCentral:
         if raw.lstrip().startswith(b"{"):
             data = json.loads(raw)
             original = data["originalMessageId"]
+            if self.originals_gone:
+                return Response(404, {"Content-Type": "application/json"}, GONE)
             number = data["to"][0]["phoneNumber"]
         else:
             found = re.search(rb'"phoneNumber":\s*"(\+[0-9]+)"', raw)

@@ -88,6 +88,16 @@ def test_a_document_the_client_refuses_stops_before_anything_is_sent(tmp_path: P
     assert rc.counts == {}
 
 
+def test_a_resend_whose_original_is_gone_fails_that_recipient_only(tmp_path: Path) -> None:
+    doc, csv = files(tmp_path)
+    rc = FakeRingCentral(busy={NUMBERS[2]}, originals_gone=True)
+    with rc.client() as client, Outbox(tmp_path / "o.db", clients=[client], settings=FAST) as box:
+        box.start([doc], csv)
+        assert box.run() == {"sent": len(NUMBERS) - 1, "failed": 1}
+        row = next(r for r in box.report() if r["number"] == NUMBERS[2])
+    assert (row["state"], row["fax_error_code"], row["attempts"]) == ("failed", "CMN-102", 1)
+
+
 def test_do_not_fax_numbers_are_never_sent(tmp_path: Path) -> None:
     doc, csv = files(tmp_path)
     rc = FakeRingCentral()
