@@ -348,7 +348,12 @@ class PushReceiver:
 
         url, recovering = self._url(self.client.websocket_token())
         with connect(
-            url, open_timeout=10, close_timeout=2, max_size=MAX_WS_MESSAGE, compression=None
+            url,
+            open_timeout=10,
+            close_timeout=2,
+            max_size=MAX_WS_MESSAGE,
+            compression=None,
+            logger=_WS_LOG,
         ) as ws:
             try:
                 self._listen(ws, stop, recovering)
@@ -450,6 +455,17 @@ class PushReceiver:
         elif kind == "Error":
             code = body.get("errorCode")
             self._status(f"gateway error {code}: {body.get('message')}")
+
+
+class _NoDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' logger without its debug records: they carry the request line, whose
+    query holds the ws access token."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+_WS_LOG = _NoDebug(logging.getLogger("ringfax.websocket"), {})
 
 
 def _parse(raw: str | bytes) -> tuple[Mapping[str, Any], Mapping[str, Any]]:

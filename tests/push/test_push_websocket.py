@@ -5,6 +5,7 @@ fast, and a burst of 50 lands completely and once across dropped connections (re
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from push_env import (
 )
 
 from ringfax import FaxClient, Inbox, PushReceiver, RingFaxError
+from ringfax._subscriptions import WebSocketToken
 from ringfax.emulator import Emulator
 
 pytestmark = pytest.mark.network
@@ -161,3 +163,29 @@ def test_heartbeats_keep_the_session_from_the_idle_timeout(
             assert reconnected is not stays  # without heartbeats the gateway says WSG-902
         finally:
             run.close()
+
+
+def test_the_ws_token_never_reaches_the_logs(
+    emulator: Emulator, client: FaxClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    issued: list[str] = []
+    original = client.websocket_token
+
+    def recording() -> WebSocketToken:
+        token = original()
+        issued.append(token.token)
+        return token
+
+    client.websocket_token = recording  # type: ignore[method-assign]
+    caplog.set_level(logging.DEBUG)
+    run = Running(PushReceiver(Inbox(client, tmp_path / "in"), reconnect_delay=0.05))
+    try:
+        run.ready()
+        emulator.drop_websockets()
+        assert wait_until(lambda: len(issued) >= 2 and run.receiver.connected.is_set())
+    finally:
+        run.close()
+    # the emulator's gateway logs its side (websockets.server); only the client's count
+    client_side = [r.getMessage() for r in caplog.records if r.name != "websockets.server"]
+    assert any("connection lost" in m for m in client_side)
+    assert issued and not any(t in m for t in issued for m in client_side)
