@@ -4,6 +4,7 @@ disk before the next request), one ``BEGIN IMMEDIATE`` transaction per change.""
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ class SqliteStore(SqlStore):
     placeholder = "?"
 
     def __init__(self, path: Path, *, actor: str) -> None:
+        _create_private(path)
         try:
             conn = sqlite3.connect(
                 str(path),
@@ -65,3 +67,15 @@ class SqliteStore(SqlStore):
                 raise StoreError(f"outbox store {self.path}: commit failed: {exc}") from None
         finally:
             cur.close()
+
+
+def _create_private(path: Path) -> None:
+    """Create the store readable by its owner only (it holds numbers and names; SQLite gives
+    its -wal and -shm files the same mode). An existing file is left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot create the outbox store {path}: {exc.strerror or exc}") from None
+    os.close(fd)

@@ -128,6 +128,14 @@ def test_audit_log_holds_no_numbers_names_or_content(tmp_path: Path) -> None:
     assert len(refs) == len(NUMBERS)  # one distinct digest per number
 
 
+def test_a_new_store_is_private(tmp_path: Path) -> None:
+    doc, csv = files(tmp_path)
+    with Outbox(tmp_path / "o.db") as box:
+        box.start([doc], csv)
+        modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.glob("o.db*")}
+    assert modes["o.db"] == 0o600 and modes["o.db-wal"] == 0o600, modes
+
+
 def test_another_document_is_refused(tmp_path: Path) -> None:
     doc, csv = files(tmp_path)
     with Outbox(tmp_path / "o.db") as box:
