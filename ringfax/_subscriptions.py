@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ._errors import APIError, NotFound, ValidationError
+from ._errors import APIError, NotFound, RingFaxError, ValidationError
 from ._models import parse_datetime
 from ._pipeline import Call, Pipeline, json_object
 
@@ -286,5 +286,5 @@ class WebhookSubscription:
             self.client.delete_subscription(subscription_id)
         except NotFound:
             pass
-        except Exception as exc:  # cleanup must not hide the real outcome
+        except RingFaxError as exc:  # cleanup must not hide the real outcome
             log.warning("could not delete subscription %s: %s", subscription_id, exc)

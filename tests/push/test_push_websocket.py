@@ -96,21 +96,21 @@ def test_an_emulator_restart_mid_burst_loses_nothing(tmp_path: Path) -> None:
     first = Emulator(data, config=push_config()).start()
     port = int(first.url.rsplit(":", 1)[1])
     client = client_for(first)
-    # reconnecting only after the second burst: no event of it reaches the receiver, only
-    # the catch-up sync after the failed recovery can find those faxes
+    # reconnecting only after the second burst: no event of it reaches the receiver; the
+    # catch-up sync after the failed recovery (or the retry of a sync the stop cut) finds it
     run = Running(PushReceiver(Inbox(client, tmp_path / "in"), reconnect_delay=1.5))
     try:
         run.ready()
         ids = inject(first, 25)
-        first.stop()  # the gateway's sessions die with it: recovery must fail
+        first.stop()  # mid-burst; the gateway's sessions die with it: recovery must fail
         second = Emulator(data, port=port, config=push_config()).start()
         try:
             ids += inject(second, 25)
-            assert run.receiver.connections == 1  # the burst was over before the reconnect
             assert len(wait_for_files(tmp_path / "in", 50)) == 50
             assert run.receiver.worker.wait_idle(WAIT)
             assert_each_once(tmp_path / "in", ids)
-            assert run.receiver.connections >= 2
+            assert wait_until(lambda: run.receiver.connections >= 2)
+            assert run.receiver.recovered == 0
         finally:
             run.close()
             second.stop()
@@ -189,3 +189,32 @@ def test_the_ws_token_never_reaches_the_logs(
     client_side = [r.getMessage() for r in caplog.records if r.name != "websockets.server"]
     assert any("connection lost" in m for m in client_side)
     assert issued and not any(t in m for t in issued for m in client_side)
+
+
+def test_faxes_no_event_announced_are_caught_up(tmp_path: Path) -> None:
+    """Faxes from before the first start, and faxes from before a reconnect whose recovery
+    failed: no notification ever carries them, only the catch-up syncs find them."""
+    data = tmp_path / "emu"
+    first = Emulator(data, config=push_config()).start()
+    port = int(first.url.rsplit(":", 1)[1])
+    client = client_for(first)
+    ids = inject(first, 3)
+    run = Running(PushReceiver(Inbox(client, tmp_path / "in"), reconnect_delay=1.5))
+    try:
+        run.ready()
+        assert len(wait_for_files(tmp_path / "in", 3)) == 3
+        assert run.receiver.worker.wait_idle(WAIT)  # no sync in flight when the server stops
+        first.stop()
+        second = Emulator(data, port=port, config=push_config()).start()
+        try:
+            ids += inject(second, 5)  # before the receiver reconnects (1.5 s)
+            assert run.receiver.connections == 1
+            assert len(wait_for_files(tmp_path / "in", 8)) == 8
+            assert_each_once(tmp_path / "in", ids)
+            assert run.receiver.connections == 2 and run.receiver.recovered == 0
+        finally:
+            run.close()
+            second.stop()
+    finally:
+        client.close()
+        first.stop()
