@@ -314,13 +314,15 @@ class Outbox:
 
     def eta(self) -> float:
         """Seconds until every open recipient had its next fax POSTed, from the credentials'
-        rate budgets (limit per window each); retries still to come are not counted."""
+        rate budgets (limit per window each) and the group size; retries still to come are not
+        counted."""
         counts = self.store.counts()
         to_send = counts.get(State.PENDING.value, 0) + counts.get(State.RETRY_WAIT.value, 0)
         rate = 0.0
         for cred in self._credentials:
             budget: Budget = self.store.budget(cred.key)
             rate += budget.limit / (budget.window + self.settings.pace_margin)
+        rate *= self.settings.group_size
         return to_send / rate if rate else float("inf")
 
     def done(self) -> bool:

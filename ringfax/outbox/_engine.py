@@ -45,6 +45,10 @@ __all__ = [
 
 log = logging.getLogger("ringfax.outbox")
 
+MAX_GROUP = 50
+"""Numbers per POST at most (RingCentral documents no limit; ours keeps a POST's fate and a
+crash's reconciliation to a bounded set)."""
+
 TRANSIENT_PAUSE = 5.0
 """Seconds to wait after a transient failure (a network error, a 5xx) before going on."""
 
@@ -106,6 +110,7 @@ class Settings:
     clock_skew: float = 300.0  # tolerated difference between our clock and the server's
     pace_margin: float = 1.0  # added to the rate window between reserving and counting
     full_sync_every: int = 20  # polls between two full message-syncs
+    group_size: int = 1  # numbers per first-send POST (resends always go one by one)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -115,6 +120,8 @@ class Settings:
                 raise ValidationError(f"{name} must be >= 0, not {getattr(self, name)}")
         if self.lease <= 0:
             raise ValidationError("lease must be > 0")
+        if not 1 <= self.group_size <= MAX_GROUP:
+            raise ValidationError(f"group_size {self.group_size} must be within 1..{MAX_GROUP}")
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,7 @@ class Worker:
         self.stop = stop
         self._sleep = sleep
         self.pool: tuple[str, ...] = (credential.key,)
+        self.group = settings.group_size
         self._sync_token: str | None = None
         self._polls = 0
         self._next_poll = 0.0
@@ -184,9 +192,11 @@ class Worker:
             if now >= self._next_poll:
                 self.poll(now)
                 self._next_poll = self.clock() + self.settings.poll_interval
-            row = self.store.claim(self.cred.key, self.clock(), self.settings.lease, self.ref)
-            if row is not None:
-                self.submit(row)
+            rows = self.store.claim(
+                self.cred.key, self.clock(), self.settings.lease, self.ref, group=self.group
+            )
+            if rows:
+                self.submit(rows)
                 continue
             if self.store.open_for(self.pool) == 0:
                 return
@@ -199,75 +209,87 @@ class Worker:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def submit(self, row: RecipientState) -> None:
-        """Pace, POST, record. The row is ``submitting`` (claimed by this worker)."""
+    def submit(self, claimed: list[RecipientState]) -> None:
+        """Pace, POST, record. The rows are ``submitting`` (claimed by this worker); several
+        rows are first sends of one POST to several numbers."""
         at = self.store.reserve_send(self.cred.key, self.clock(), self.settings.pace_margin)
         self.pause(at - self.clock())
-        if not self.store.holds(row, self.clock(), self.settings.lease):
+        rows = [r for r in claimed if self.store.holds(r, self.clock(), self.settings.lease)]
+        if len(rows) < len(claimed):
             log.warning(
-                "claim on %s expired while pacing; left to its new owner", self.ref(row.number)
+                "%d claim(s) expired while pacing; left to their new owner",
+                len(claimed) - len(rows),
             )
+        if not rows:
             return
         client = self.cred.client
         try:
-            if row.message_id:  # a retry: resend the failed fax, no upload
-                message = client.resend_fax(row.message_id, to=[row.number])
+            if rows[0].message_id:  # a retry (always alone): resend the failed fax, no upload
+                message = client.resend_fax(rows[0].message_id, to=[rows[0].number])
             else:
                 message = client.send_fax(
-                    [Recipient(row.number, row.name)],
+                    [Recipient(r.number, r.name) for r in rows],
                     list(self.job.documents),
                     cover_page_text=self.job.cover_text,
                 )
         except FaxMaybeSentError:
             log.warning(
-                "recipient %s: the POST may have reached the server; reconciling",
-                self.ref(row.number),
+                "%d recipient(s): the POST may have reached the server; reconciling", len(rows)
             )
             return  # stays submitting: reconcile() looks for it after the grace period
         except RateLimited as exc:
-            self._back(row, f"rate limited: {exc.error_code or 429}")
+            self._back_all(rows, f"rate limited: {exc.error_code or 429}")
             self.pause(exc.retry_after or self.settings.pace_margin)
             return
         except TransportError as exc:
             if exc.sent:  # it may have arrived: look before sending again
                 log.warning("transport error after sending; reconciling: %s", exc)
                 return
-            self._back(row, "transport error before sending")
+            self._back_all(rows, "transport error before sending")
             log.warning("transport error (nothing sent): %s", exc)
             self.pause(TRANSIENT_PAUSE)
             return
         except ValidationError as exc:
-            self._back(row, "refused before sending")
+            self._back_all(rows, "refused before sending")
             raise BroadcastAborted(f"the fax cannot be sent: {exc}") from exc
         except APIError as exc:
             if exc.status >= 500:  # an answer that says nothing was done, e.g. a lasting 503
-                self._back(row, f"HTTP {exc.status}")
+                self._back_all(rows, f"HTTP {exc.status}")
                 log.warning("server error, nothing sent; trying again: %s", exc)
                 self.pause(TRANSIENT_PAUSE)
                 return
             if _is_about_recipient(exc):
+                if len(rows) > 1:  # which number? send one by one from now on to find out
+                    self._back_all(rows, f"group refused: HTTP {exc.status}")
+                    self.group = 1
+                    return
                 self.store.apply(
-                    row,
+                    rows[0],
                     Event.REFUSED,
                     self.clock(),
-                    self.ref(row.number),
+                    self.ref(rows[0].number),
                     fax_error_code=exc.error_code or f"HTTP {exc.status}",
                     detail=f"HTTP {exc.status} {exc.error_code or ''}".strip(),
                 )
                 return
-            self._back(row, f"HTTP {exc.status} {exc.error_code or ''}".strip())
+            self._back_all(rows, f"HTTP {exc.status} {exc.error_code or ''}".strip())
             raise BroadcastAborted(f"the server refused the fax: {exc}") from exc
         self._learn()
         self.sent += 1
-        if not self.store.apply(
-            row,
-            Event.ACCEPTED,
-            self.clock(),
-            self.ref(row.number),
-            message_id=message.id,
-            count_attempt=True,
-        ):
-            log.error("message %s: the claim was taken over while sending", message.id)
+        for row in rows:
+            if not self.store.apply(
+                row,
+                Event.ACCEPTED,
+                self.clock(),
+                self.ref(row.number),
+                message_id=message.id,
+                count_attempt=True,
+            ):
+                log.error("message %s: a claim was taken over while sending", message.id)
+
+    def _back_all(self, rows: list[RecipientState], why: str) -> None:
+        for row in rows:
+            self._back(row, why)
 
     def _back(self, row: RecipientState, why: str) -> None:
         self.store.apply(row, Event.NOT_SENT, self.clock(), self.ref(row.number), detail=why)
@@ -367,8 +389,7 @@ class Worker:
             )
             records = client.iter_faxes(direction="Outbound", date_from=since, per_page=1000)
         for message in records:
-            row = open_rows.get(message.id)
-            if row is not None:
+            for row in open_rows.get(message.id, ()):
                 self.settle(row, message)
 
     def settle(self, row: RecipientState, message: FaxMessage) -> None:

@@ -303,8 +303,8 @@ class SqlStore:
             )
             return {str(s): int(n) for s, n in cur.fetchall()}
 
-    def open_submitted(self, credential: str) -> dict[str, RecipientState]:
-        """Submitted (and Sent, which may still become Delivered) rows by message id."""
+    def open_submitted(self, credential: str) -> dict[str, list[RecipientState]]:
+        """Submitted rows by message id (several when one POST went to several numbers)."""
         with self.transaction() as cur:
             self._exec(
                 cur,
@@ -313,7 +313,11 @@ class SqlStore:
                 (self.job_id, credential),
             )
             rows = [_row(r) for r in cur.fetchall()]
-        return {r.message_id: r for r in rows if r.message_id}
+        by_id: dict[str, list[RecipientState]] = {}
+        for r in rows:
+            if r.message_id:
+                by_id.setdefault(r.message_id, []).append(r)
+        return by_id
 
     def submitting(self) -> list[RecipientState]:
         with self.transaction() as cur:
@@ -358,9 +362,11 @@ class SqlStore:
     # -- claims and leases --------------------------------------------------------------------
 
     def claim(
-        self, credential: str, now: float, lease: float, number_ref: Any
-    ) -> RecipientState | None:
-        """Move one pending (or due retry_wait) recipient to ``submitting`` for this actor."""
+        self, credential: str, now: float, lease: float, number_ref: Any, *, group: int = 1
+    ) -> list[RecipientState]:
+        """Move one pending (or due retry_wait) recipient to ``submitting`` for this actor --
+        and, when it is a first send and ``group`` > 1, up to ``group - 1`` more first sends
+        (one POST to several numbers). Empty when nothing is claimable."""
         with self.transaction() as cur:
             self._exec(
                 cur,
@@ -369,37 +375,52 @@ class SqlStore:
             )
             found = cur.fetchone()
             if found is None:
-                return None
-            row = _row(found)
-            target = transition(row.state, Event.CLAIM)
-            self._exec(
-                cur,
-                "UPDATE outbox_recipient SET state = ?, attempt_started_at = ?, credential = ?, "
-                "lease_owner = ?, lease_until = ?, updated_at = ? WHERE job_id = ? AND number = ?",
-                (
-                    target.value,
-                    now,
-                    credential,
-                    self.actor,
-                    now + lease,
-                    now,
-                    self.job_id,
-                    row.number,
-                ),
-            )
-            self._audit(
-                cur, now, str(Event.CLAIM), target.value, number_ref(row.number), row.message_id
-            )
-        return RecipientState(
-            **{
-                **row.__dict__,
-                "state": target,
-                "attempt_started_at": now,
-                "credential": credential,
-                "lease_owner": self.actor,
-                "lease_until": now + lease,
-            }
-        )
+                return []
+            rows = [_row(found)]
+            if group > 1 and rows[0].state is State.PENDING and rows[0].message_id is None:
+                self._exec(
+                    cur,
+                    f"SELECT {_COLUMNS} FROM outbox_recipient WHERE job_id = ? AND "
+                    "state = 'pending' AND message_id IS NULL AND number <> ? "
+                    f"ORDER BY line LIMIT ?{self.claim_lock}",
+                    (self.job_id, rows[0].number, group - 1),
+                )
+                rows += [_row(r) for r in cur.fetchall()]
+            claimed = []
+            for row in rows:
+                target = transition(row.state, Event.CLAIM)
+                self._exec(
+                    cur,
+                    "UPDATE outbox_recipient SET state = ?, attempt_started_at = ?, "
+                    "credential = ?, lease_owner = ?, lease_until = ?, updated_at = ? "
+                    "WHERE job_id = ? AND number = ?",
+                    (
+                        target.value,
+                        now,
+                        credential,
+                        self.actor,
+                        now + lease,
+                        now,
+                        self.job_id,
+                        row.number,
+                    ),
+                )
+                self._audit(
+                    cur, now, str(Event.CLAIM), target.value, number_ref(row.number), row.message_id
+                )
+                claimed.append(
+                    RecipientState(
+                        **{
+                            **row.__dict__,
+                            "state": target,
+                            "attempt_started_at": now,
+                            "credential": credential,
+                            "lease_owner": self.actor,
+                            "lease_until": now + lease,
+                        }
+                    )
+                )
+        return claimed
 
     def renew(self, now: float, lease: float) -> int:
         """Extend every claim of this actor (a worker's heartbeat)."""

@@ -33,6 +33,7 @@ from . import (
     StoreError,
     check_recipients,
 )
+from ._pacing import DEFAULT_LIMIT, DEFAULT_WINDOW
 from ._recipients import read_number_list
 from ._states import FINAL_STATES
 
@@ -107,6 +108,14 @@ def add_broadcast_parser(subparsers: Any) -> None:
         default=30.0,
         metavar="SECONDS",
         help="status follow-up interval per credential (default 30)",
+    )
+    p.add_argument(
+        "--group-size",
+        type=int,
+        default=1,
+        metavar="N",
+        help="numbers per fax POST for first sends (1-50, default 1): fewer requests of the "
+        "rate-limited kind; retries always go one number at a time",
     )
     p.add_argument(
         "--reconcile-grace", type=float, default=10.0, metavar="SECONDS", help=argparse.SUPPRESS
@@ -195,6 +204,7 @@ def _run(args: argparse.Namespace) -> int:
         retry_delay=args.retry_delay,
         poll_interval=args.poll_interval,
         reconcile_grace=args.reconcile_grace,
+        group_size=args.group_size,
     )
     excluded = (
         read_number_list(args.do_not_fax, default_country=args.country)
@@ -207,19 +217,23 @@ def _run(args: argparse.Namespace) -> int:
             if not Path(doc).is_file():
                 raise ValidationError(f"document {doc}: not a readable file")
         count = len([r for r in parsed.rows if r.number not in excluded])
+        posts = -(-count // settings.group_size)
+        minutes = posts * DEFAULT_WINDOW / DEFAULT_LIMIT / 60
         plan = {
             "recipients": len(parsed.rows),
             "to_send": count,
             "do_not_fax": len(parsed.rows) - count,
-            "eta_seconds_one_credential": count * 60 / 10,
+            "posts": posts,
+            "eta_seconds_one_credential": round(minutes * 60, 1),
         }
         if args.json:
             print(json.dumps(plan))
         else:
             print(
-                f"{count} fax(es) to send ({plan['do_not_fax']} on the do-not-fax list); "
-                f"at RingCentral's 10 fax POSTs per minute per credential: about "
-                f"{count / 10:.0f} min per credential. Nothing was sent (--dry-run)."
+                f"{count} number(s) to fax in {posts} POST(s) ({plan['do_not_fax']} on the "
+                f"do-not-fax list); at RingCentral's {DEFAULT_LIMIT} fax POSTs per "
+                f"{DEFAULT_WINDOW:.0f} s per credential: about {minutes:.0f} min with one "
+                f"credential. Nothing was sent (--dry-run)."
             )
         return EXIT_OK
     clients, keys = _clients(args)

@@ -40,6 +40,14 @@ GONE = json.dumps(
     }
 ).encode()
 
+BAD_TO = json.dumps(
+    {
+        "errorCode": "CMN-101",
+        "message": "Parameter [to.phoneNumber] value is invalid",
+        "errors": [{"errorCode": "CMN-101", "parameterName": "to.phoneNumber"}],
+    }
+).encode()
+
 
 class Crash(BaseException):
     """The worker process dies here (nothing after this point runs)."""
@@ -48,11 +56,16 @@ class Crash(BaseException):
 @dataclass
 class Fax:
     id: str
-    number: str
+    numbers: tuple[str, ...]
     created: float
     original: str | None
-    status: str
-    code: str | None
+    busy: frozenset[str]
+
+    @property
+    def number(self) -> str:
+        """The recipient of a single-recipient fax."""
+        assert len(self.numbers) == 1, self.numbers
+        return self.numbers[0]
 
 
 @dataclass
@@ -68,6 +81,7 @@ class FakeRingCentral:
     id_base: int = 3_000_000
     sync_cap: int | None = None  # a full sync holds at most this many records
     refuse_syncs: int = 0  # answer this many message-syncs with 400 CMN-101 syncToken
+    refused: str | None = None  # a POST naming this number is answered 400 CMN-101 `to`
     originals_gone: bool = False  # a resend's originalMessageId is answered with 404 CMN-102
     post_delay: float = 0.0  # seconds a POST takes (lets several workers overlap)
     faxes: list[Fax] = field(default_factory=list)
@@ -135,47 +149,53 @@ class FakeRingCentral:
             original = data["originalMessageId"]
             if self.originals_gone:
                 return Response(404, {"Content-Type": "application/json"}, GONE)
-            number = data["to"][0]["phoneNumber"]
+            numbers = tuple(t["phoneNumber"] for t in data["to"])
         else:
-            found = re.search(rb'"phoneNumber":\s*"(\+[0-9]+)"', raw)
-            assert found is not None, raw[:400]
-            number = found.group(1).decode()
+            found = re.findall(rb'"phoneNumber":\s*"(\+[0-9]+)"', raw)
+            assert found, raw[:400]
+            numbers = tuple(n.decode() for n in found)
+        if self.refused in numbers:
+            return Response(400, {"Content-Type": "application/json"}, BAD_TO)
         ident = str(self.id_base + len(self.faxes) + 1)
-        failed = number in self.busy
-        fax = Fax(
-            ident,
-            number,
-            datetime.now(timezone.utc).timestamp(),
-            original,
-            "SendingFailed" if failed else "Sent",
-            "LineBusy" if failed else None,
-        )
+        now = datetime.now(timezone.utc).timestamp()
+        fax = Fax(ident, numbers, now, original, frozenset(self.busy & set(numbers)))
         self.faxes.append(fax)
         queued = {**self._render(fax), "messageStatus": "Queued"}
-        queued["to"][0]["messageStatus"] = "Queued"
-        queued["to"][0].pop("faxErrorCode", None)
+        queued["to"] = [{"phoneNumber": n, "messageStatus": "Queued"} for n in numbers]
         return Response(
             200, {"Content-Type": "application/json", **RATE_HEADERS}, json.dumps(queued).encode()
         )
 
     def _render(self, fax: Fax) -> dict[str, Any]:
-        to: dict[str, Any] = {"phoneNumber": fax.number, "messageStatus": fax.status}
-        if fax.code:
-            to["faxErrorCode"] = fax.code
+        to: list[dict[str, Any]] = []
+        for number in fax.numbers:
+            if number in fax.busy:
+                to.append(
+                    {
+                        "phoneNumber": number,
+                        "messageStatus": "SendingFailed",
+                        "faxErrorCode": "LineBusy",
+                    }
+                )
+            else:
+                to.append({"phoneNumber": number, "messageStatus": "Sent"})
+        failed = any(t["messageStatus"] == "SendingFailed" for t in to)
         return {
             "id": fax.id,
             "type": "Fax",
             "direction": "Outbound",
-            "messageStatus": fax.status,
+            "messageStatus": "SendingFailed" if failed else "Sent",
             "availability": "Alive",
             "creationTime": _iso(fax.created),
-            "to": [to],
+            "to": to,
         }
 
     def sent_per_number(self) -> dict[str, int]:
+        """Faxes (first sends and resends) each number got."""
         out: dict[str, int] = {}
         for fax in self.faxes:
-            out[fax.number] = out.get(fax.number, 0) + 1
+            for number in fax.numbers:
+                out[number] = out.get(number, 0) + 1
         return out
 
 

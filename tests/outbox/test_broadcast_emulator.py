@@ -85,12 +85,18 @@ def check_outcome(emu: Emulator, expected: dict[str, str | None], report: str) -
 
 
 def run_case(
-    emu: Emulator, tmp_path: Path, refusals: Refusals, plain: int, kills: int, seed: int
+    emu: Emulator,
+    tmp_path: Path,
+    refusals: Refusals,
+    plain: int,
+    kills: int,
+    seed: int,
+    extra: tuple[str, ...] = (),
 ) -> None:
     expected = recipients_csv(tmp_path / "recipients.csv", plain)
     doc = tmp_path / "letter.pdf"
     db = tmp_path / "outbox.db"
-    args = ["--recipients", str(tmp_path / "recipients.csv"), "--db", str(db), str(doc)]
+    args = ["--recipients", str(tmp_path / "recipients.csv"), "--db", str(db), *extra, str(doc)]
     finish(emu, args, kills, seed)
     proc = broadcast(emu, "--db", str(db), "--report", "-")
     out, err = proc.communicate(timeout=60)
@@ -103,6 +109,17 @@ def test_sigkill_three_times_then_complete(
     emulator: Emulator, tmp_path: Path, document: Path, refusals: Refusals
 ) -> None:
     run_case(emulator, tmp_path, refusals, plain=108, kills=3, seed=12)
+
+
+def test_grouped_posts_sigkill_three_times(
+    emulator: Emulator, tmp_path: Path, document: Path, refusals: Refusals
+) -> None:
+    """Five numbers per POST: the emulator keeps each recipient's own fate; a crash after a
+    group POST is reconciled number by number; resends go one by one."""
+    run_case(emulator, tmp_path, refusals, plain=108, kills=3, seed=7, extra=("--group-size", "5"))
+    grouped = [f for f in emulator.faxes() if len(f.recipients) > 1]
+    assert grouped and all(len(f.recipients) <= 5 for f in grouped)
+    assert all(len(f.recipients) == 1 for f in emulator.faxes() if f.original_id is not None)
 
 
 @pytest.mark.slow

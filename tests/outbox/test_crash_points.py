@@ -5,6 +5,7 @@ get: one, or one per allowed attempt for a busy number -- never a second one fro
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ FAST = Settings(
     reconcile_grace=0.0,
     pace_margin=0.0,
 )
+GROUPED = dataclasses.replace(FAST, group_size=3)
 NUMBERS = ["+16505551000", "+16505551001", "+16505551002"]
 BUSY = "+16505551001"
 
@@ -33,17 +35,25 @@ def job(tmp_path: Path) -> tuple[Path, Path]:
     return doc, csv
 
 
-def run_until_crash(rc: FakeRingCentral, tmp_path: Path) -> None:
+def run_until_crash(rc: FakeRingCentral, tmp_path: Path, settings: Settings = FAST) -> None:
     doc, csv = job(tmp_path)
-    with rc.client() as client, Outbox(tmp_path / "o.db", clients=[client], settings=FAST) as box:
+    with (
+        rc.client() as client,
+        Outbox(tmp_path / "o.db", clients=[client], settings=settings) as box,
+    ):
         box.start([doc], csv)
         with pytest.raises(Crash):
             box.run()
 
 
-def finish(rc: FakeRingCentral, tmp_path: Path) -> list[dict[str, object]]:
+def finish(
+    rc: FakeRingCentral, tmp_path: Path, settings: Settings = FAST
+) -> list[dict[str, object]]:
     doc, csv = job(tmp_path)
-    with rc.client() as client, Outbox(tmp_path / "o.db", clients=[client], settings=FAST) as box:
+    with (
+        rc.client() as client,
+        Outbox(tmp_path / "o.db", clients=[client], settings=settings) as box,
+    ):
         box.start([doc], csv)
         box.run()
         return box.report()
@@ -58,8 +68,9 @@ def check(rc: FakeRingCentral, report: list[dict[str, object]]) -> None:
     assert by_number[BUSY]["fax_error_code"] == "LineBusy"
     assert by_number[BUSY]["attempts"] == 2
     for fax in rc.faxes:  # a retry is a resend of the number's previous fax, no upload
-        if fax.number == BUSY and fax.original is not None:
-            assert fax.original == next(f.id for f in rc.faxes if f.number == BUSY)
+        if BUSY in fax.numbers and fax.original is not None:
+            assert fax.numbers == (BUSY,)
+            assert fax.original == next(f.id for f in rc.faxes if BUSY in f.numbers)
     ids = {fax.id for fax in rc.faxes}
     assert all(row["message_id"] in ids for row in report)
 
@@ -71,6 +82,21 @@ def test_crash_at_a_fax_post(tmp_path: Path, when: str, nth: int) -> None:
     rc = FakeRingCentral(busy={BUSY}, crash=("post", when, nth))
     run_until_crash(rc, tmp_path)
     check(rc, finish(rc, tmp_path))
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+@pytest.mark.parametrize("when", ["before", "after", "drop"])
+def test_crash_at_a_grouped_post(tmp_path: Path, when: str, nth: int) -> None:
+    """Group size 3: POST 1 goes to all three numbers, POST 2 is the resend to the busy one.
+    A crash after the group POST is reconciled number by number to the same message."""
+    rc = FakeRingCentral(busy={BUSY}, crash=("post", when, nth))
+    if when != "drop":
+        run_until_crash(rc, tmp_path, GROUPED)
+    report = finish(rc, tmp_path, GROUPED)
+    check(rc, report)
+    assert len(rc.faxes) == 2
+    assert rc.faxes[0].numbers == tuple(NUMBERS)
+    assert {r["message_id"] for r in report if r["number"] != BUSY} == {rc.faxes[0].id}
 
 
 @pytest.mark.parametrize("nth", [1, 2, 3])

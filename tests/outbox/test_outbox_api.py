@@ -3,6 +3,7 @@ a different job refused, and the CLI's dry run and report."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -96,6 +97,24 @@ def test_a_resend_whose_original_is_gone_fails_that_recipient_only(tmp_path: Pat
         assert box.run() == {"sent": len(NUMBERS) - 1, "failed": 1}
         row = next(r for r in box.report() if r["number"] == NUMBERS[2])
     assert (row["state"], row["fax_error_code"], row["attempts"]) == ("failed", "CMN-102", 1)
+
+
+def test_a_refused_group_is_sent_one_by_one(tmp_path: Path) -> None:
+    """A 400 about `to` for a group POST: the group goes back to pending and is sent number
+    by number, so only the refused number fails."""
+    doc, csv = files(tmp_path)
+    rc = FakeRingCentral(refused=NUMBERS[4])
+    grouped = dataclasses.replace(FAST, group_size=4)
+    with (
+        rc.client() as client,
+        Outbox(tmp_path / "o.db", clients=[client], settings=grouped) as box,
+    ):
+        box.start([doc], csv)
+        assert box.run() == {"sent": len(NUMBERS) - 1, "failed": 1}
+        row = next(r for r in box.report() if r["number"] == NUMBERS[4])
+    assert (row["fax_error_code"], row["attempts"]) == ("CMN-101", 0)
+    assert rc.sent_per_number() == {n: 1 for n in NUMBERS if n != NUMBERS[4]}
+    assert [len(f.numbers) for f in rc.faxes][:1] == [4]  # the first group went through
 
 
 def test_do_not_fax_numbers_are_never_sent(tmp_path: Path) -> None:
