@@ -161,6 +161,11 @@ def test_error_messages_show_at_most_200_characters_of_the_value() -> None:
         ('x; a=Xyz; b="q\\"r"', {"a": "Xyz", "b": 'q"r'}),
         # a parameter right after the ';' that ends a quoted one
         ('x; a="p\\q";b=c', {"a": "pq", "b": "c"}),
+        # nameless parameters are skipped, the ones after them still count
+        ('x; =1; a="b\\c"', {"a": "bc"}),
+        ('x; *=1; a="b\\c"', {"a": "bc"}),
+        # the section number is what follows the last '*'
+        ('x; a*b*0=v; c="d\\e"', {"a*b": "v", "c": "de"}),
     ],
 )
 def test_general_scanner_positions(value: str, params: dict[str, str]) -> None:
