@@ -353,6 +353,7 @@ class PushReceiver:
             close_timeout=2,
             max_size=MAX_WS_MESSAGE,
             compression=None,
+            proxy=None,  # as the REST transport: proxy variables are not consulted
             logger=_WS_LOG,
         ) as ws:
             try:
