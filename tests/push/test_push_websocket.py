@@ -218,3 +218,24 @@ def test_faxes_no_event_announced_are_caught_up(tmp_path: Path) -> None:
     finally:
         client.close()
         first.stop()
+
+
+def test_after_the_recovery_timeout_no_recovery_is_attempted(tmp_path: Path) -> None:
+    config = push_config(ws_recovery_timeout=1.0)
+    with Emulator(tmp_path / "emu", config=config) as emu, client_for(emu) as client:
+        statuses: list[str] = []
+        receiver = PushReceiver(
+            Inbox(client, tmp_path / "in"), reconnect_delay=1.5, on_status=statuses.append
+        )
+        run = Running(receiver)
+        try:
+            run.ready()
+            emu.drop_websockets()
+            ids = inject(emu, 2)  # announced to nobody: the session is gone
+            assert wait_until(lambda: receiver.connections == 2)
+            assert len(wait_for_files(tmp_path / "in", 2)) == 2
+            assert_each_once(tmp_path / "in", ids)
+        finally:
+            run.close()
+    assert receiver.recovered == 0
+    assert not any("not recovered" in s for s in statuses), statuses  # no stale wsc sent
