@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._errors import RingFaxError
+from ._errors import AuthError, BadRequest, Forbidden, RingFaxError, ValidationError
 from ._inbox import Inbox, ReceivedFax
 from ._subscriptions import INBOUND_FAX_FILTERS, WebSocketToken
 
@@ -220,6 +220,10 @@ class _Lost(Exception):
     """The connection ended (any reason): reconnect."""
 
 
+class _Refused(RingFaxError):
+    """The gateway refused the subscription request itself (a 4xx other than 429)."""
+
+
 class PushReceiver:
     """Receives faxes into ``inbox`` driven by RingCentral's WebSocket notifications.
 
@@ -281,8 +285,9 @@ class PushReceiver:
     # ------------------------------------------------------------------ running
 
     def run(self, stop: threading.Event | None = None) -> None:
-        """Catch up, then listen until ``stop`` is set; the inbox lock of the directory
-        (:func:`receiver_lock`) is held throughout."""
+        """Catch up, then listen until ``stop`` is set, holding the directory's
+        :func:`receiver_lock` throughout. Lost connections and unreachable servers are
+        retried; refused credentials, permissions or event filters raise."""
         stop = stop or threading.Event()
         try:
             import websockets  # noqa: F401 - the optional dependency, checked up front
@@ -302,6 +307,8 @@ class PushReceiver:
                         self._status(f"WebSocket connection lost ({exc}); reconnecting")
                         if self.connected.is_set():
                             delay = self.reconnect_delay
+                    except (AuthError, BadRequest, Forbidden, ValidationError, _Refused):
+                        raise  # credentials, permissions or filters: retrying cannot help
                     except (RingFaxError, OSError) as exc:
                         self._status(f"cannot reach the WebSocket gateway ({exc}); retrying")
                     except Exception as exc:  # websockets' errors; the loop must keep going
@@ -436,8 +443,10 @@ class PushReceiver:
                 raise _Lost("no answer to the subscription request within 10 s")
             meta, body = _parse(ws.recv(timeout=left))
             if meta.get("type") == "ClientRequest" and meta.get("messageId") == request_id:
-                if meta.get("status") != 200:
-                    raise RingFaxError(
+                status = meta.get("status")
+                if status != 200:
+                    refused = isinstance(status, int) and 400 <= status < 500 and status != 429
+                    raise (_Refused if refused else RingFaxError)(
                         f"the gateway refused the subscription: status {meta.get('status')}, "
                         f"{body.get('errorCode') or ''} {body.get('message') or ''}".rstrip()
                     )

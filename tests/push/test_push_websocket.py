@@ -23,7 +23,7 @@ from push_env import (
     when,
 )
 
-from ringfax import FaxClient, Inbox, PushReceiver, RingFaxError
+from ringfax import AuthError, FaxClient, Inbox, PushReceiver, RingFaxError
 from ringfax._subscriptions import WebSocketToken
 from ringfax.emulator import Emulator
 
@@ -239,3 +239,16 @@ def test_after_the_recovery_timeout_no_recovery_is_attempted(tmp_path: Path) -> 
             run.close()
     assert receiver.recovered == 0
     assert not any("not recovered" in s for s in statuses), statuses  # no stale wsc sent
+
+
+def test_refusals_that_retrying_cannot_fix_end_the_run(
+    emulator: Emulator, client: FaxClient, tmp_path: Path
+) -> None:
+    bad_filter = PushReceiver(
+        Inbox(client, tmp_path / "a"), event_filters=["/restapi/v1.0/account/~/presence"]
+    )
+    with pytest.raises(RingFaxError, match="refused the subscription: status 400, CMN-101"):
+        bad_filter.run(threading.Event())
+    with FaxClient(emulator.url, access_token="not-a-token") as stranger:
+        with pytest.raises(AuthError):
+            PushReceiver(Inbox(stranger, tmp_path / "b")).run(threading.Event())
