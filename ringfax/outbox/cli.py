@@ -16,14 +16,6 @@ from typing import Any
 
 from .._client import ENV_VARS, FaxClient
 from .._errors import RingFaxError, ValidationError
-from ..cli.common import (
-    EXIT_API,
-    EXIT_FAILED,
-    EXIT_INCOMPLETE,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-)
 from . import (
     BroadcastAborted,
     JobMismatch,
@@ -152,7 +144,7 @@ def _clients(args: argparse.Namespace) -> tuple[list[FaxClient], list[str]]:
     kwargs: dict[str, Any] = {}
     if not args.no_token_cache:
         from .._auth import FileTokenCache
-        from ..cli.common import token_cache_path
+        from ..cli.common import token_cache_path  # see run_broadcast
 
         kwargs["token_cache"] = FileTokenCache(token_cache_path())
     clients, keys = [], []
@@ -164,6 +156,8 @@ def _clients(args: argparse.Namespace) -> tuple[list[FaxClient], list[str]]:
 
 def run_broadcast(args: argparse.Namespace) -> int:
     """Run ``ringfax broadcast``; returns the exit code."""
+    from ..cli import common as codes  # here, not at import: ringfax.cli imports this module
+
     try:
         return _run(args)
     except RecipientsRefused as exc:
@@ -173,18 +167,20 @@ def run_broadcast(args: argparse.Namespace) -> int:
         )
         for bad in exc.bad:
             print(f"  line {bad.line}: {bad.reason}", file=sys.stderr)
-        return EXIT_USAGE
+        return codes.EXIT_USAGE
     except (JobMismatch, ValidationError) as exc:
         print(f"ringfax broadcast: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return codes.EXIT_USAGE
     except (BroadcastAborted, StoreError, RingFaxError) as exc:
         print(f"ringfax broadcast: {exc}", file=sys.stderr)
-        return EXIT_API
+        return codes.EXIT_API
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return codes.EXIT_INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..cli import common as codes
+
     if args.report is not None:
         with Outbox(args.db) as outbox:
             outbox.attach()
@@ -196,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             target.write_text(text, encoding="utf-8")
         _say(args, f"report: {sum(counts.values())} recipient(s): {_counts(counts)}")
-        return EXIT_OK
+        return codes.EXIT_OK
     if args.recipients is None or not args.documents:
         raise ValidationError("broadcast needs --recipients FILE.csv and at least one DOCUMENT")
     settings = Settings(
@@ -235,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"{DEFAULT_WINDOW:.0f} s per credential: about {minutes:.0f} min with one "
                 f"credential. Nothing was sent (--dry-run)."
             )
-        return EXIT_OK
+        return codes.EXIT_OK
     clients, keys = _clients(args)
     try:
         with Outbox(args.db, clients=clients, credential_ids=keys, settings=settings) as outbox:
@@ -268,8 +264,8 @@ def _run(args: argparse.Namespace) -> int:
             f"the fax); run again with those --jwt values",
             file=sys.stderr,
         )
-        return EXIT_INCOMPLETE
-    return EXIT_FAILED if counts.get("failed") else EXIT_OK
+        return codes.EXIT_INCOMPLETE
+    return codes.EXIT_FAILED if counts.get("failed") else codes.EXIT_OK
 
 
 def _counts(counts: dict[str, int]) -> str:
