@@ -190,3 +190,75 @@ def test_continuation_error_lists_at_most_8_section_numbers(sections: int, shown
     with pytest.raises(MalformedInput) as info:
         parse_header_params(value)
     assert f"continuations {shown} are out of order in" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "kw", "params"),
+    [
+        # form-data unescapes %22 in filename on the general path too (the name has an escape)
+        (
+            'form-data; name="a\\\\b"; filename="q%22.txt"',
+            {"form_data": True},
+            {"name": "a\\b", "filename": 'q".txt'},
+        ),
+        # every extended parameter is decoded, not only the first
+        ("attachment; filename*=UTF-8''a; title*=UTF-8''b", {}, {"filename": "a", "title": "b"}),
+        (
+            "attachment; filename=\"p\"; filename*=UTF-8''q; title=\"t\"; title*=UTF-8''u",
+            {"lenient": True},
+            {"filename": "q", "title": "u"},
+        ),
+        (
+            "attachment; filename=\"p\"; filename*=UTF-8''q; title*=UTF-8''u",
+            {},
+            {"filename": "q", "title": "u"},
+        ),
+    ],
+)
+def test_every_extended_parameter_is_applied(
+    value: str, kw: dict[str, bool], params: dict[str, str]
+) -> None:
+    assert parse_header_params(value, **kw)[1] == params
+
+
+LONG_P, LONG_Q = "p" * 70, "q" * 70
+LONG_VALUE = f"a; t=\"{LONG_P}\"; t*=UTF-8''{LONG_Q}"
+ERRORS = [
+    (
+        "a; x=1; x=2",
+        {},
+        "duplicate parameter 'x' in 'a; x=1; x=2': ambiguous (parsers disagree on which one "
+        "counts)",
+    ),
+    (
+        "a; t*=UTF-8''x; t*0=y",
+        {},
+        "parameter 't*' given both whole and as continuations in \"a; t*=UTF-8''x; t*0=y\": "
+        "ambiguous",
+    ),
+    (
+        "form-data; name*=UTF-8''x",
+        {"form_data": True},
+        "'name*' in form-data \"form-data; name*=UTF-8''x\": RFC 7578 §4.2 forbids it and "
+        "parsers disagree on it",
+    ),
+    (
+        "a; t*1=x",
+        {},
+        "parameter 't*' continuations [1] have no section 0 in 'a; t*1=x': ambiguous (parsers "
+        "join such sections differently or drop them)",
+    ),
+    (
+        LONG_VALUE,
+        {},
+        f"'t*' ({LONG_Q[:60] + '...'!r}) disagrees with 't' ({LONG_P[:60] + '...'!r}) in "
+        f"{LONG_VALUE!r}: ambiguous",
+    ),
+]
+
+
+@pytest.mark.parametrize(("value", "kw", "message"), ERRORS)
+def test_ambiguity_messages_in_full(value: str, kw: dict[str, bool], message: str) -> None:
+    with pytest.raises(MalformedInput) as info:
+        parse_header_params(value, **kw)
+    assert info.value.message == message
