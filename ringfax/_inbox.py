@@ -33,8 +33,9 @@ Durability (the state lives in ``DIR/.ringfax-inbox.json``, rewritten atomically
 
 After a crash the next ``sync()`` finds the pending fax again, keeps the documents already
 placed and fetches only the others. (A crash in the instant between a link and the state
-write leaves that document under its name unrecorded: it is fetched again under the next free
-name — a duplicate, never a loss.) A second process on the same directory is refused (an
+write leaves that document under its reserved name unrecorded: the next sync fetches it again,
+finds a regular file with the same bytes at that name and records it instead of saving a
+second copy.) A second process on the same directory is refused (an
 ``flock`` on ``DIR/.ringfax-inbox.lock`` where the platform has one).
 
 The state file is checked in full when read: every file name in it must be a plain name
@@ -273,6 +274,8 @@ class Inbox:
             document = scratch / "document"
             self.client.download(message.id, att.id, document, overwrite=False)
             wanted = state["pending"][message.id][att.id]
+            if _same_document(document, self.directory / wanted):
+                return str(wanted)  # our own link: a crash came between it and the state write
             taken = _taken(state)
             for _ in range(_MAX_NAME_TRIES):
                 if _link_new(document, self.directory / wanted):
@@ -389,6 +392,32 @@ def _unique(directory: Path, name: str, taken: set[str]) -> str:
         n += 1
         candidate = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
     return candidate
+
+
+def _same_document(document: Path, target: Path) -> bool:
+    """Whether ``target`` (the name reserved for ``document``) is a regular file, not a link,
+    that holds exactly ``document``'s bytes: the document landed before a crash cut the state
+    write, so saving it again would put it on disk twice."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(target, flags)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != document.stat().st_size:
+            return False
+        with open(document, "rb") as ours, os.fdopen(os.dup(fd), "rb") as theirs:
+            while True:
+                a, b = ours.read(1 << 16), theirs.read(1 << 16)
+                if a != b:
+                    return False
+                if not a:
+                    return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _link_new(source: Path, target: Path) -> bool:

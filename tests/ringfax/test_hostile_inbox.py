@@ -207,3 +207,45 @@ def test_symlinks_in_place_of_the_inbox_files_are_not_followed(
     with pytest.raises(RingFaxError, match=which.replace(".", r"\.")):
         Inbox(client, box).sync()
     assert json.loads(elsewhere.read_text()) == {"version": 1, "received": {}}
+
+
+class _Crash(BaseException):
+    """The process dying: nothing after it runs, no handler sees it."""
+
+
+def test_a_crash_between_the_link_and_the_state_write_leaves_one_copy(
+    emu: Emulator, client: FaxClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fax = inject(emu)
+    box = tmp_path / "inbox"
+    reserved = box / f"{fax}-scan.pdf"
+    save = Inbox._save
+
+    def dying_save(self: Inbox, state: dict[str, Any]) -> None:
+        if reserved.exists():  # the document is linked; its state write never happens
+            raise _Crash
+        save(self, state)
+
+    monkeypatch.setattr(Inbox, "_save", dying_save)
+    with pytest.raises(_Crash):
+        Inbox(client, box).sync()
+    monkeypatch.setattr(Inbox, "_save", save)
+    assert visible(box) == [reserved.name] and fax in state_of(box)["pending"]
+
+    (got,) = Inbox(client, box).sync()
+    assert got.files == (reserved,) and visible(box) == [reserved.name]
+    assert state_of(box)["received"][fax]["files"] == [reserved.name]
+
+
+def test_another_file_at_the_reserved_name_is_not_taken_for_the_document(
+    emu: Emulator, client: FaxClient, tmp_path: Path
+) -> None:
+    fax = inject(emu)
+    box = tmp_path / "inbox"
+    reserved = box / f"{fax}-scan.pdf"
+
+    def squat(_message_id: str) -> None:  # same size, other bytes
+        reserved.write_bytes(PDF[:-2] + b"X\n")
+
+    (got,) = Inbox(Hooked(client, squat), box).sync()
+    assert got.files == (box / f"{fax}-scan-2.pdf",)
