@@ -25,6 +25,7 @@ import contextlib
 import errno
 import json
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -46,6 +47,23 @@ from ._subscriptions import FaxEvent, Subscription, new_id, parse_filters
 __all__ = ["WebSocketGateway"]
 
 log = logging.getLogger("ringfax.emulator")
+
+_SECRET_QUERY = re.compile(r"((?:access_token|wsc)=)[^&\s]+")
+
+
+class _RedactTokens(logging.Filter):
+    """The websockets library logs request paths at DEBUG; their tokens are credentials."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        redacted = _SECRET_QUERY.sub(r"\1[redacted]", text)
+        if redacted != text:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+ws_log = logging.getLogger("ringfax.emulator.websocket")
+ws_log.addFilter(_RedactTokens())
 
 SUBSCRIPTION_PATH = "/restapi/v1.0/subscription"
 MAX_CONNECTIONS_PER_SESSION = 50
@@ -124,6 +142,7 @@ class WebSocketGateway:
             close_timeout=cfg.ws_ping_timeout,
             max_size=MAX_MESSAGE,
             server_header="ringfax-emulator",
+            logger=ws_log,
         )
         host, port = next(iter(self._server.sockets)).getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host

@@ -295,3 +295,20 @@ def test_busy_gateway_port_fails_the_start_and_leaks_nothing(tmp_path: Any) -> N
     assert not [t for t in threading.enumerate() if t.name.startswith("emulator-")]
     with Emulator(tmp_path / "data", config=push_config()):  # the data directory is free
         pass
+
+
+def test_tokens_never_reach_the_gateway_log(raw: Raw, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    answer = wstoken(raw)
+    token = answer["ws_access_token"]
+    ws = connect(f"{answer['uri']}?access_token={token}", open_timeout=WAIT, close_timeout=1)
+    try:
+        details = receive(ws)
+    finally:
+        ws.close()
+    wsc = details[0]["wsc"]["token"]
+    logged = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith("ringfax.emulator")
+    )
+    assert "GET /ws?access_token=[redacted]" in logged
+    assert token not in logged and wsc not in logged
