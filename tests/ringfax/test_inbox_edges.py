@@ -675,3 +675,18 @@ def test_without_hard_links_a_name_taken_mid_download_is_not_replaced(
     (got,) = Inbox(client, tmp_path).sync()
     assert [p.name for p in got.files] == ["101-1-2.pdf"]
     assert (tmp_path / "101-1.pdf").read_bytes() == b"someone else's"
+
+
+def test_running_out_of_free_names_fails_the_fax_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every name tried is taken by the time it is linked (here: the link always loses)."""
+    import ringfax._inbox as inbox_module
+
+    monkeypatch.setattr(inbox_module, "_MAX_NAME_TRIES", 2)
+    monkeypatch.setattr(inbox_module, "_link_new", lambda source, target: False)
+    box = Inbox(Scripted(records=(fax("101"),)), tmp_path)
+    assert box.sync() == []
+    assert box.failures == {
+        "101": f"no free file name for document 1 of fax 101 in {tmp_path} after 2 tries"
+    }
