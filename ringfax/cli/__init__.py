@@ -45,6 +45,7 @@ from .._errors import (
     WaitTimeout,
 )
 from .._tokencache import UnsafeTokenCache
+from ..outbox.cli import add_broadcast_parser
 from .common import (
     EXIT_API,
     EXIT_BROKEN_PIPE,
@@ -415,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_send(sub, common, waiting)
     _add_store(sub, common, waiting)
     _add_emulator(sub)
+    add_broadcast_parser(sub)
     return parser
 
 

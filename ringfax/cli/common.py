@@ -40,7 +40,11 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
         "usage or validation error (bad arguments, missing configuration, unreadable file, "
         "input refused before sending)",
     ),
-    (EXIT_FAILED, "with --wait: the fax failed (SendingFailed or DeliveryFailed)"),
+    (
+        EXIT_FAILED,
+        "with --wait: the fax failed (SendingFailed or DeliveryFailed); broadcast: every "
+        "recipient is final and some failed (see --report)",
+    ),
     (EXIT_TIMEOUT, "--wait timed out; the fax is still in progress"),
     (
         EXIT_MAYBE_SENT,
@@ -56,7 +60,8 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (
         EXIT_INCOMPLETE,
         "receive: some faxes could not be saved (each is named on stderr); they stay pending "
-        "and the next run retries them",
+        "and the next run retries them; broadcast: some recipients wait for a credential not "
+        "in this run (run again with its --jwt)",
     ),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)"),
     (

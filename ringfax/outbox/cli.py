@@ -124,6 +124,7 @@ def add_broadcast_parser(subparsers: Any) -> None:
     p.add_argument("--no-token-cache", action="store_true", help="do not share tokens")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run_broadcast)
 
 
 def _say(args: argparse.Namespace, text: str) -> None:

@@ -239,3 +239,15 @@ def test_a_resend_stays_with_the_credential_that_sent_the_fax(tmp_path: Path) ->
         assert box.run() == {"sent": 1, "failed": 1}
     assert a.sent_per_number() == {NUMBERS[0]: 1, NUMBERS[1]: 2}
     assert [f.original for f in a.faxes if f.number == NUMBERS[1]] == [None, a.faxes[1].id]
+
+
+def test_broadcast_is_a_ringfax_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ringfax.cli import main
+
+    doc, csv = files(tmp_path)
+    assert main(["broadcast", "--recipients", str(csv), "--dry-run", "--json", str(doc)]) == 0
+    assert json.loads(capsys.readouterr().out)["to_send"] == len(NUMBERS)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("number\n+1650555\n")
+    assert main(["broadcast", "--recipients", str(bad), "--dry-run", str(doc)]) == 2
+    assert "line 2" in capsys.readouterr().err
