@@ -61,6 +61,10 @@ __all__ = ["Scanner"]
 # Bytes after ``[CR]LF--boundary`` that decide it is not a delimiter: anything but SP, HT,
 # CR, LF and "-" (CR and "-" are decided by the byte after them: LF, "-").
 _NEAR_MISS = tuple(c not in b" \t\n" for c in range(256))
+# What may follow the key on a delimiter line (the order of the hits in _next_candidate).
+_AFTER = (b"--", b"\r\n", b"\n", b" ", b"\t")
+# From these key + suffix lengths on, a forward (two-way) search beats rfind on floods.
+_FORWARD = (14, 22, 13)
 
 
 def _find(buf: bytes, key: bytes, pos: int, n: int) -> int:
@@ -277,20 +281,39 @@ class Scanner(Framing):
 
     def _next_candidate(self, buf: bytes, start: int, n: int) -> int:
         """The first key in ``buf[start:]`` that may start a delimiter (followed by ``--``,
-        CRLF, LF, SP or HT, or too close to the end to tell); -1 if none. Each test is one
-        C-level search, whatever the number of near misses."""
+        CRLF, LF, SP or HT, or too close to the end to tell); -1 if none.
+
+        One C-level search per such suffix, and each hit is remembered for ``buf`` (the
+        hits only move forward), so a chunk costs at most five scans however many near
+        misses and candidates it holds."""
         key = self._key
-        best = -1
-        for after in (b"--", b"\r\n", b"\n", b" ", b"\t"):
-            ext = key + after
-            if buf.rfind(ext, start) >= 0:  # (rfind: no set-up, fast where it finds none)
-                k = buf.find(ext, start)
-                if best < 0 or k < best:
-                    best = k
-        k = buf.find(key, max(start, n - len(key) - 1))  # followed by at most one byte
-        if k >= 0 and (best < 0 or k < best):
-            best = k
-        return best
+        if self._nc_buf is not buf or self._nc_key is not key:
+            self._nc_buf = buf
+            self._nc_key = key
+            self._nc_from = [n] * 5  # where each search started (n: not searched yet)
+            self._nc_hit = [-1] * 5  # its first hit from there (n: none)
+        since = self._nc_from
+        hits = self._nc_hit
+        best = n
+        for k in range(5):
+            hit = hits[k]
+            if not since[k] <= start <= hit:  # (a hit, or none, found from here or before)
+                ext = key + _AFTER[k]
+                if k >= 3:  # SP, HT: one memchr, rarely more
+                    hit = buf.find(ext, start) if _AFTER[k] in buf else -1
+                elif len(ext) >= _FORWARD[k] or buf.rfind(ext, start) >= 0:
+                    # (rfind: no set-up, fast on a flood where it finds none; the forward
+                    # two-way search skips long keys faster)
+                    hit = buf.find(ext, start)
+                else:
+                    hit = -1
+                since[k] = start
+                hits[k] = hit = hit if hit >= 0 else n
+            if hit < best:
+                best = hit
+        if best < n:
+            return best
+        return buf.find(key, max(start, n - len(key) - 1))  # followed by at most one byte
 
     def _body_tail(self, out: Out, buf: bytes, pos: int, n: int) -> bool:
         """No delimiter in ``buf[pos:]``: pass it on but for a possible delimiter start at

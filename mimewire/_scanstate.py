@@ -105,6 +105,10 @@ class ScanState:
         "_key",
         "_lf",
         "_max_total",
+        "_nc_buf",
+        "_nc_from",
+        "_nc_hit",
+        "_nc_key",
         "_near",
         "_nparts",
         "_part_size",
@@ -188,6 +192,12 @@ class ScanState:
         # dashes, and (offset, dashes) of the first line that has it with other dashes
         self._core = bnd.lstrip(b"-")
         self._near: tuple[int, int] | None = None
+        # the body scan's near-miss skip: per suffix a delimiter line may have after the key,
+        # the offset its search started from and its first hit (for _nc_buf with _nc_key)
+        self._nc_buf: bytes | None = None
+        self._nc_key = b""
+        self._nc_from: list[int] = []
+        self._nc_hit: list[int] = []
         self._epilogue_size = 0
         self._post_pad = 0
         self._post_cr = False
