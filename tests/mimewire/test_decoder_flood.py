@@ -5,6 +5,7 @@ bounded number of times however many near misses or delimiter candidates it hold
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from types import FrameType
 
 import pytest
@@ -34,7 +35,7 @@ def _decode(body: bytes, boundary: str, chunk: int) -> list[object]:
     return events
 
 
-def _parts(events: list[object]) -> list[bytes]:
+def _parts(events: Sequence[object]) -> list[bytes]:
     parts: list[bytes] = []
     data: list[bytes] = []
     for event in events:
