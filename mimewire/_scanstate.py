@@ -106,6 +106,7 @@ class ScanState:
         "_lf",
         "_max_total",
         "_nc_buf",
+        "_nc_cr",
         "_nc_from",
         "_nc_hit",
         "_nc_key",
@@ -195,6 +196,7 @@ class ScanState:
         # the body scan's near-miss skip: per suffix a delimiter line may have after the key,
         # the offset its search started from and its first hit (for _nc_buf with _nc_key)
         self._nc_buf: bytes | None = None
+        self._nc_cr = True  # CRLF suffix searched as key + CR (until one is not + LF)
         self._nc_key = b""
         self._nc_from: list[int] = []
         self._nc_hit: list[int] = []

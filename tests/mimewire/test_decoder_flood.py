@@ -92,13 +92,14 @@ def test_candidates_among_near_misses_search_each_chunk_a_bounded_number_of_time
     assert calls["find"] <= 3 * candidates, (calls, candidates)
 
 
+@pytest.mark.parametrize("b", ["bX7q", "bX7q" * 8], ids=len)
 @pytest.mark.parametrize("chunk", [1, 5, 64, 4096, CHUNK])
-def test_floods_between_parts_decode_the_same_in_every_chunking(chunk: int) -> None:
+def test_floods_between_parts_decode_the_same_in_every_chunking(chunk: int, b: str) -> None:
     """Near misses, padded candidates that are data, real delimiters with padding and an
     empty part, cut at every chunk size: the same parts as one whole chunk."""
-    b = "bX7q"
     d = b"\r\n--" + b.encode()
     flood = (d + b"x" + d + b"-x" + d + b"\rx" + d + b" \ty" + d + b"\t-") * 40
+    plain = (d + b"x") * 300
     body = (
         f"--{b}\r\nA: 1\r\n\r\n".encode()
         + flood
@@ -111,8 +112,14 @@ def test_floods_between_parts_decode_the_same_in_every_chunking(chunk: int) -> N
         + b"\nA: 4\r\n\r\n"
         + flood
         + d
+        + b"\r\nA: 5\r\n\r\n"
+        + plain
+        + d
+        + b"\r\nA: 6\r\n\r\n"
+        + plain
+        + d
         + b"--\r\n"
     )
     expected = _parts(_decode(body, b, len(body)))
-    assert expected == [flood, flood[::-1], b"", flood]
+    assert expected == [flood, flood[::-1], b"", flood, plain, plain]
     assert _parts(_decode(body, b, chunk)) == expected
