@@ -328,6 +328,7 @@ class Scanner(Framing):
     def _body_tail(self, out: Out, buf: bytes, pos: int, n: int) -> bool:
         """No delimiter in ``buf[pos:]``: pass it on but for a possible delimiter start at
         its end. True when the chunk is held whole (state HOLD)."""
+        self._nc_buf = None  # (the near-miss hits are for this buffer: do not keep it alive)
         w = n - self._dl1
         if buf.rfind(self._tailc, w if w > pos else pos) < 0 and buf[n - 1] != CR:
             h = n

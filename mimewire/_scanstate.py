@@ -221,4 +221,5 @@ class ScanState:
         self._state = DEAD
         self._pending.clear()
         self._buf = b""
+        self._nc_buf = None
         self._pos = 0
