@@ -18,13 +18,13 @@ import asyncio
 import functools
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ._client import FaxClient
-from ._errors import ValidationError
+from ._errors import APIError, ValidationError
 from ._faxbody import AttachmentLike, FaxRequest, ProgressCallback, fax_request
 from ._models import CoverPage, FaxMessage, FaxSync, MessageAttachment, Recipient
 from ._subscriptions import INBOUND_FAX_FILTERS, Subscription, WebSocketToken
@@ -116,6 +116,12 @@ class AsyncFaxClient:
     async def get_fax(self, message_id: str | int) -> FaxMessage:
         """See :meth:`FaxClient.get_fax`."""
         return await self._run(self.sync.get_fax, message_id)
+
+    async def get_faxes(self, message_ids: Iterable[str | int]) -> dict[str, FaxMessage | APIError]:
+        """See :meth:`FaxClient.get_faxes`."""
+        if isinstance(message_ids, (str, bytes, int)):
+            return await self._run(self.sync.get_faxes, message_ids)
+        return await self._run(self.sync.get_faxes, list(message_ids))
 
     async def wait_for_fax(
         self,

@@ -6,19 +6,24 @@ adds sending and the pipeline's settings.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from mimewire import Limits, MimeWireError, StreamedPart, parse_stream
 
 from ._atomic import choose_target, write_atomically
 from ._errors import (
     APIError,
     LinkRefused,
     NotCancellable,
+    NotFound,
     ValidationError,
+    error_from_response,
     redact_url,
 )
 from ._filenames import filename_from_disposition
@@ -29,12 +34,16 @@ from ._models import (
     MessageAttachment,
     MessageStatus,
 )
-from ._pipeline import Call, Pipeline, json_object, read_json
+from ._pipeline import MAX_JSON_ANSWER, Call, Pipeline, json_object, read_json
 from ._transport import Response
 from ._validation import check_send_time
 from ._waiting import FaxWait
 
-__all__ = ["MessageStore"]
+__all__ = ["BULK_READ_MAX_IDS", "MessageStore"]
+
+#: Ids per bulk read (one ``GET …/message-store/{id1},{id2},…``); longer lists are split.
+#: RingCentral documents no maximum: 30 keeps the URL short (30 ids of 19 digits ≈ 600 bytes).
+BULK_READ_MAX_IDS = 30
 
 
 class MessageStore:
@@ -90,6 +99,50 @@ class MessageStore:
         """The current state of a message (``GET …/message-store/{id}``)."""
         url = self._url(f"{self._ext_path}/message-store/{_id(message_id)}")
         return FaxMessage.from_json(json_object(self._get(url)))
+
+    def get_faxes(self, message_ids: Iterable[str | int]) -> dict[str, FaxMessage | APIError]:
+        """The current state of several messages, :data:`BULK_READ_MAX_IDS` ids per request
+        (``GET …/message-store/{id1},{id2},…``, the Light group like :meth:`get_fax`).
+
+        Returns ``{id: FaxMessage}`` for the ids found and ``{id: APIError}`` (e.g.
+        :class:`~ringfax.NotFound`) for the ids the server reports as failed; one missing id
+        never raises. Keys are the ids as strings, duplicates read once. The 207 Multi-Status
+        answer (``multipart/mixed``: a ``response[]`` list, then one JSON part per id) is
+        decoded streaming, one part in memory at a time; a single id gets the plain 200 JSON
+        answer. An answer that breaks that shape (wrong status or Content-Type, part count
+        not matching ``response[]``, unreadable JSON) raises :class:`~ringfax.APIError` naming
+        the part (0 = the ``response[]`` part). Errors of the whole request (401, 429 after
+        the retries, …) raise as for :meth:`get_fax`.
+        """
+        if isinstance(message_ids, (str, bytes, int)):
+            raise ValidationError(
+                "message_ids must be a list of ids, not a single id", param="message_ids"
+            )
+        ids = list(dict.fromkeys(_id_text(i, "message_ids") for i in message_ids))
+        for ident in ids:
+            if "," in ident:
+                raise ValidationError(
+                    f"message id {ident!r} contains a comma (the bulk read's separator)",
+                    param="message_ids",
+                )
+        found: dict[str, FaxMessage | APIError] = {}
+        for start in range(0, len(ids), BULK_READ_MAX_IDS):
+            found.update(self._read_batch(ids[start : start + BULK_READ_MAX_IDS]))
+        return found
+
+    def _read_batch(self, ids: list[str]) -> dict[str, FaxMessage | APIError]:
+        if len(ids) == 1:
+            try:
+                return {ids[0]: self.get_fax(ids[0])}
+            except NotFound as exc:
+                return {ids[0]: exc}
+        joined = ",".join(urllib.parse.quote(i, safe="") for i in ids)
+        url = self._url(f"{self._ext_path}/message-store/{joined}")
+        response = self._pipeline.run(Call("GET", url, group="light", idempotent=True, stream=True))
+        try:
+            return _decode_multi_status(response, ids)
+        finally:
+            response.close()
 
     def wait_for_fax(
         self,
@@ -322,10 +375,99 @@ class MessageStore:
 
 
 def _id(value: str | int, param: str = "message_id") -> str:
+    return urllib.parse.quote(_id_text(value, param), safe="")
+
+
+def _id_text(value: str | int, param: str = "message_id") -> str:
     text = str(value).strip()
     if not text:
         raise ValidationError(f"{param} is empty", param=param)
-    return urllib.parse.quote(text, safe="")
+    return text
+
+
+def _decode_multi_status(response: Response, ids: list[str]) -> dict[str, FaxMessage | APIError]:
+    """The 207 answer to a bulk read of ``ids``, decoded part by part (see get_faxes)."""
+    status = response.status
+    ctype = response.headers.get("Content-Type") or ""
+    what = f"bulk read of {len(ids)} ids"
+    if status != 207 or ctype.split(";")[0].strip().lower() != "multipart/mixed":
+        raise APIError(
+            status, f"{what}: expected 207 multipart/mixed, got {status} {ctype or 'no type'!r}"
+        )
+    limits = Limits(max_part_size=MAX_JSON_ANSWER)
+    summary: list[Mapping[str, Any]] = []
+    found: dict[str, FaxMessage | APIError] = {}
+    at = 0  # the part being decoded, for the error message
+    try:
+        parts = parse_stream(
+            response.stream(),
+            ctype,
+            limits=limits,
+            content_length=response.headers.get("Content-Length"),
+        )
+        for index, part in enumerate(parts):
+            at = index
+            if index > len(ids):
+                raise APIError(status, f"{what}: part {index} is beyond the {len(ids)} ids")
+            raw, data = _json_part(part, index, status, what)
+            at = index + 1
+            if index == 0:
+                summary = _summary(data, status, what, len(ids))
+                continue
+            ident = ids[index - 1]
+            item_status = int(summary[index - 1]["status"])
+            if 200 <= item_status < 300:
+                try:
+                    found[ident] = FaxMessage.from_json(_mapping(data, index, status, what))
+                except (ValueError, TypeError) as exc:
+                    raise APIError(status, f"{what}: part {index} (id {ident}): {exc}") from None
+            else:
+                found[ident] = error_from_response(item_status, response.headers, raw)
+    except MimeWireError as exc:
+        raise APIError(status, f"{what}: malformed multipart at part {at}: {exc}") from None
+    if len(found) != len(ids):
+        raise APIError(
+            status,
+            f"{what}: {len(found) + 1 if summary else 0} parts, expected {len(ids) + 1} "
+            f"(the response[] part and one per id)",
+        )
+    return found
+
+
+def _json_part(part: StreamedPart, index: int, status: int, what: str) -> tuple[bytes, Any]:
+    media = (part.content_type or "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise APIError(
+            status, f"{what}: part {index} has Content-Type {part.content_type!r}, not JSON"
+        )
+    raw = part.read()
+    try:
+        return raw, json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise APIError(status, f"{what}: part {index}: JSON nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise APIError(status, f"{what}: part {index}: unreadable JSON: {exc}") from None
+
+
+def _mapping(data: Any, index: int, status: int, what: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise APIError(status, f"{what}: part {index} is not a JSON object")
+    return data
+
+
+def _summary(data: Any, status: int, what: str, count: int) -> list[Mapping[str, Any]]:
+    items = _mapping(data, 0, status, what).get("response")
+    if not isinstance(items, list) or not all(
+        isinstance(i, Mapping) and isinstance(i.get("status"), int) for i in items
+    ):
+        raise APIError(
+            status, f"{what}: part 0 has no response[] list of entries with an int status"
+        )
+    if len(items) != count:
+        raise APIError(
+            status, f"{what}: part 0 lists {len(items)} responses for {count} ids requested"
+        )
+    return items
 
 
 def _check_direction(direction: str | None) -> None:
