@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +22,8 @@ from .._client import FaxClient
 from .._errors import (
     APIError,
     FaxMaybeSentError,
+    Forbidden,
+    NotFound,
     RateLimited,
     RingFaxError,
     TransportError,
@@ -167,6 +169,7 @@ class Worker:
         self.pool: tuple[str, ...] = (credential.key,)
         self.group = settings.group_size
         self._sync_token: str | None = None
+        self._sync_usable = True  # False once message-sync answered 403/404 (not offered)
         self._polls = 0
         self._next_poll = 0.0
         self.sent = 0
@@ -368,29 +371,48 @@ class Worker:
             self._sync_token = None
 
     def _poll(self) -> None:
-        """Read status changes with message-sync (one request per poll, whatever the count)."""
+        """Read status changes with message-sync (one request per poll, whatever the count);
+        when message-sync is not offered or cut short, read the open faxes by id instead."""
         open_rows = self.store.open_submitted(self.cred.key)
         if not open_rows:
             return
         client = self.cred.client
         self._polls += 1
-        if self._sync_token is None or self._polls % self.settings.full_sync_every == 0:
-            since = datetime.fromtimestamp(
-                self.job.created_at - self.settings.clock_skew, timezone.utc
-            )
-            result = client.sync_faxes(direction="Outbound", date_from=since)
+        records: Iterable[FaxMessage]
+        if not self._sync_usable:
+            records = self._read_open(open_rows)
         else:
-            result = client.sync_faxes(self._sync_token, direction="Outbound")
-        self._sync_token = result.sync_token
-        records: Iterable[FaxMessage] = result.records
-        if result.full and result.older_records_exist:  # the server cut the full sync short
-            since = datetime.fromtimestamp(
-                self.job.created_at - self.settings.clock_skew, timezone.utc
-            )
-            records = client.iter_faxes(direction="Outbound", date_from=since, per_page=1000)
+            try:
+                if self._sync_token is None or self._polls % self.settings.full_sync_every == 0:
+                    since = datetime.fromtimestamp(
+                        self.job.created_at - self.settings.clock_skew, timezone.utc
+                    )
+                    result = client.sync_faxes(direction="Outbound", date_from=since)
+                else:
+                    result = client.sync_faxes(self._sync_token, direction="Outbound")
+            except (Forbidden, NotFound) as exc:
+                log.warning("message-sync not offered (%s); reading the faxes by id", exc)
+                self._sync_usable = False
+                result = None
+            if result is None:
+                records = self._read_open(open_rows)
+            else:
+                self._sync_token = result.sync_token
+                records = result.records
+                if result.full and result.older_records_exist:  # the server cut it short
+                    records = self._read_open(open_rows)
         for message in records:
             for row in open_rows.get(message.id, ()):
                 self.settle(row, message)
+
+    def _read_open(self, open_rows: Mapping[str, object]) -> list[FaxMessage]:
+        """The open faxes read by id: bulk reads (``FaxClient.get_faxes``, up to 30 ids per
+        Light request), never one GET per fax. An id the server reports missing stays open."""
+        found = self.cred.client.get_faxes(open_rows)
+        for ident, item in found.items():
+            if not isinstance(item, FaxMessage):
+                log.warning("status of message %s not readable: %s", ident, item)
+        return [m for m in found.values() if isinstance(m, FaxMessage)]
 
     def settle(self, row: RecipientState, message: FaxMessage) -> None:
         """Apply a message's per-recipient status to its row."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from mimewire import MultipartBody, Part
 from ringfax import FaxClient, FunctionTransport, Request, Response, TransportError
 
 RATE_HEADERS = {
@@ -38,6 +39,18 @@ GONE = json.dumps(
         "message": "Resource for parameter [originalMessageId] is not found",
         "errors": [{"errorCode": "CMN-102", "parameterName": "originalMessageId"}],
     }
+).encode()
+
+NO_SYNC = json.dumps(
+    {
+        "errorCode": "CMN-408",
+        "message": "In order to call this API endpoint, application needs to have "
+        "[ReadMessages] permission",
+    }
+).encode()
+
+NOT_FOUND = json.dumps(
+    {"errorCode": "CMN-102", "message": "Resource for parameter [messageId] is not found"}
 ).encode()
 
 BAD_TO = json.dumps(
@@ -73,20 +86,23 @@ class FakeRingCentral:
     """``busy``: numbers that fail with LineBusy on every attempt.
 
     ``crash``: (kind, when, nth) -- on the nth request of ``kind`` ("post", "list",
-    "sync"), raise :class:`Crash` ``when`` "before" or "after" the server handled it, or
-    with ``when`` "drop" answer the POST with a lost connection after storing the fax.
+    "sync", "read": a read by id), raise :class:`Crash` ``when`` "before" or "after" the
+    server handled it, or with ``when`` "drop" answer the POST with a lost connection after
+    storing the fax.
     """
 
     busy: set[str] = field(default_factory=set)
     id_base: int = 3_000_000
     sync_cap: int | None = None  # a full sync holds at most this many records
     refuse_syncs: int = 0  # answer this many message-syncs with 400 CMN-101 syncToken
+    no_sync: bool = False  # answer every message-sync with 403 (not offered to this app)
     refused: str | None = None  # a POST naming this number is answered 400 CMN-101 `to`
     originals_gone: bool = False  # a resend's originalMessageId is answered with 404 CMN-102
     post_delay: float = 0.0  # seconds a POST takes (lets several workers overlap)
     faxes: list[Fax] = field(default_factory=list)
     crash: tuple[str, str, int] | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    read_sizes: list[int] = field(default_factory=list)  # ids per read by id
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def client(self) -> FaxClient:
@@ -102,6 +118,8 @@ class FakeRingCentral:
     def handle(self, request: Request) -> Response:
         path = urllib.parse.urlsplit(request.url).path
         kind = "post" if request.method == "POST" else "sync" if "message-sync" in path else "list"
+        if kind == "list" and re.fullmatch(r"[0-9,]+", path.rsplit("/", 1)[-1]):
+            kind = "read"  # GET …/message-store/{id} or the bulk read {id1},{id2},…
         if kind == "post" and self.post_delay:
             time.sleep(self.post_delay)
         with self.lock:
@@ -109,6 +127,8 @@ class FakeRingCentral:
             if self._hit(kind, "before"):
                 self.crash = None
                 raise Crash(f"{kind} before")
+            if kind == "sync" and self.no_sync:
+                return Response(403, {"Content-Type": "application/json"}, NO_SYNC)
             if kind == "sync" and self.refuse_syncs > 0:
                 self.refuse_syncs -= 1
                 return Response(400, {"Content-Type": "application/json"}, REFUSED_SYNC)
@@ -124,6 +144,8 @@ class FakeRingCentral:
     def _answer(self, kind: str, request: Request) -> Response:
         if kind == "post":
             return self._post(request)
+        if kind == "read":
+            return self._read(urllib.parse.urlsplit(request.url).path.rsplit("/", 1)[-1])
         now = datetime.now(timezone.utc).timestamp()
         records = [self._render(f) for f in sorted(self.faxes, key=lambda f: -f.created)]
         if kind == "list":
@@ -140,6 +162,31 @@ class FakeRingCentral:
                 },
             }
         return Response(200, {"Content-Type": "application/json"}, json.dumps(body).encode())
+
+    def _read(self, ids: str) -> Response:
+        """One message (200 JSON), or several as 207 multipart/mixed (a 404 part per id not
+        found), as RingCentral answers ``GET …/message-store/{ids}``."""
+        by_id = {f.id: f for f in self.faxes}
+        items = [(by_id.get(i), i) for i in ids.split(",")]
+        self.read_sizes.append(len(items))
+        if len(items) == 1:
+            fax = items[0][0]
+            if fax is None:
+                return Response(404, {"Content-Type": "application/json"}, NOT_FOUND)
+            return Response(
+                200, {"Content-Type": "application/json"}, json.dumps(self._render(fax)).encode()
+            )
+        summary = {
+            "response": [
+                {"href": f"/message-store/{i}", "status": 200 if f else 404} for f, i in items
+            ]
+        }
+        parts = [Part(json.dumps(summary).encode(), content_type="application/json")]
+        for fax, _ in items:
+            body = json.dumps(self._render(fax)).encode() if fax else NOT_FOUND
+            parts.append(Part(body, content_type="application/json"))
+        multi = MultipartBody(parts, subtype="mixed")
+        return Response(207, {"Content-Type": multi.content_type}, b"".join(multi))
 
     def _post(self, request: Request) -> Response:
         raw = _body_bytes(request.body)

@@ -48,9 +48,9 @@ def test_pool_of_credentials_shares_the_job(tmp_path: Path) -> None:
     assert all(ids.get(str(r["message_id"])) == r["number"] for r in report)
 
 
-def test_a_full_sync_cut_short_falls_back_to_the_listing(tmp_path: Path) -> None:
+def test_a_full_sync_cut_short_falls_back_to_bulk_reads(tmp_path: Path) -> None:
     """A full message-sync that says older records exist (RingCentral caps it) is completed
-    from the paginated message-store listing, so no status is missed."""
+    by reading the open faxes by id, several per request, so no status is missed."""
     doc, csv = files(tmp_path)
     rc = FakeRingCentral(sync_cap=1)
     polls_after_sending = Settings(poll_interval=1.0, reconcile_grace=0.0, pace_margin=0.0)
@@ -64,7 +64,30 @@ def test_a_full_sync_cut_short_falls_back_to_the_listing(tmp_path: Path) -> None
         counts = box.run()
         timer.cancel()
     assert counts == {"sent": len(NUMBERS)}
-    assert rc.counts["list"] >= 1
+    assert rc.counts["read"] >= 1 and "list" not in rc.counts
+    assert max(rc.read_sizes) > 1  # a bulk read, not one GET per fax
+    assert rc.counts["read"] <= rc.counts["sync"]  # at most one read per poll
+
+
+def test_message_sync_not_offered_falls_back_to_bulk_reads(tmp_path: Path) -> None:
+    """A message-sync answered 403 (the app lacks it) is not asked again: the statuses are
+    read by id, all open faxes of a poll in one bulk read."""
+    doc, csv = files(tmp_path)
+    rc = FakeRingCentral(no_sync=True)
+    slow_polls = Settings(poll_interval=0.2, reconcile_grace=0.0, pace_margin=0.0)
+    with (
+        rc.client() as client,
+        Outbox(tmp_path / "o.db", clients=[client], settings=slow_polls) as box,
+    ):
+        box.start([doc], csv)
+        timer = threading.Timer(10.0, box.stop_event.set)  # without the fallback: stuck
+        timer.start()
+        counts = box.run()
+        timer.cancel()
+    assert counts == {"sent": len(NUMBERS)}
+    assert rc.counts["sync"] == 1 and "list" not in rc.counts
+    assert max(rc.read_sizes) > 1  # a bulk read, not one GET per fax
+    assert len(rc.read_sizes) < len(NUMBERS)
 
 
 def test_a_refused_status_read_is_tried_again(tmp_path: Path) -> None:
