@@ -94,6 +94,7 @@ class Emulator:
         self._server: EmulatorServer | None = None
         self._store: Store | None = None
         self._services: Services | None = None
+        self._refused_before: dict[str, int] = {}  # 429s of earlier runs of this emulator
         self._lock = threading.Lock()
 
     @property
@@ -199,6 +200,7 @@ class Emulator:
 
     def _close(self) -> None:
         if self._services is not None:
+            self._refused_before = self.rate_limited_by_group()
             self._services.push.stop()
             self._services = None
         if self._server is not None:
@@ -222,6 +224,21 @@ class Emulator:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def rate_limited_by_group(self) -> dict[str, int]:
+        """429 answers this emulator gave (every start counts; also after :meth:`stop`), by
+        rate-limit group (``Light``, ``Medium``, ``Heavy``, ``Auth``); groups without one are
+        left out."""
+        counts = dict(self._refused_before)
+        if self._services is not None:
+            for group, count in self._services.limiter.refused().items():
+                counts[group] = counts.get(group, 0) + count
+        return counts
+
+    @property
+    def rate_limited_count(self) -> int:
+        """429 answers in all (see :meth:`rate_limited_by_group`)."""
+        return sum(self.rate_limited_by_group().values())
 
     def count_faxes(self) -> int:
         """Number of stored faxes."""

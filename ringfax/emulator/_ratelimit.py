@@ -52,7 +52,13 @@ class RateLimiter:
         self._enabled = enabled
         self._hits: dict[tuple[str, str], deque[float]] = {}
         self._penalty_until: dict[tuple[str, str], float] = {}
+        self._refused: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def refused(self) -> dict[str, int]:
+        """429 answers given so far, by group (groups without one are left out)."""
+        with self._lock:
+            return dict(self._refused)
 
     def check(self, key: str, group: str) -> Decision:
         """Count one request by ``key`` in ``group`` and decide."""
@@ -68,12 +74,10 @@ class RateLimiter:
                     True, group, conf.limit, max(0, conf.limit - len(hits)), conf.window
                 )
             until = self._penalty_until.get(slot, 0.0)
-            if now < until:
-                self._penalty_until[slot] = now + conf.penalty
-                return Decision(False, group, conf.limit, 0, conf.window, math.ceil(conf.penalty))
-            if len(hits) >= conf.limit:
+            if now < until or len(hits) >= conf.limit:
                 self._penalty_until[slot] = now + conf.penalty
                 hits.clear()
+                self._refused[group] = self._refused.get(group, 0) + 1
                 return Decision(False, group, conf.limit, 0, conf.window, math.ceil(conf.penalty))
             hits.append(now)
             return Decision(True, group, conf.limit, conf.limit - len(hits), conf.window)

@@ -17,39 +17,15 @@ for _name in ("ringfax", "mimewire"):
 import os  # noqa: E402
 import subprocess  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
 
 import pytest  # noqa: E402
 
 from ringfax.emulator import Emulator, EmulatorConfig  # noqa: E402
 from ringfax.emulator._config import RateLimit  # noqa: E402
-from ringfax.emulator._ratelimit import Decision, RateLimiter  # noqa: E402
 from ringfax.emulator._samples import make_pdf  # noqa: E402
 
 HEAVY_LIMIT = 20
 HEAVY_WINDOW = 1.0
-
-
-@dataclass
-class Refusals:
-    """Every 429 the emulator answered, by group."""
-
-    groups: list[str] = field(default_factory=list)
-
-
-@pytest.fixture
-def refusals(monkeypatch: pytest.MonkeyPatch) -> Refusals:
-    seen = Refusals()
-    original = RateLimiter.check
-
-    def check(self: RateLimiter, key: str, group: str) -> Decision:
-        decision = original(self, key, group)
-        if not decision.allowed:
-            seen.groups.append(group)
-        return decision
-
-    monkeypatch.setattr(RateLimiter, "check", check)
-    return seen
 
 
 def scaled_config(send_delay: float = 0.3) -> EmulatorConfig:
@@ -65,7 +41,7 @@ def scaled_config(send_delay: float = 0.3) -> EmulatorConfig:
 
 
 @pytest.fixture
-def emulator(tmp_path: Path, refusals: Refusals) -> Iterator[Emulator]:
+def emulator(tmp_path: Path) -> Iterator[Emulator]:
     with Emulator(tmp_path / "emu", config=scaled_config()) as emu:
         yield emu
 

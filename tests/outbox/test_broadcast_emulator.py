@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import Refusals, broadcast, number
+from conftest import broadcast, number
 
 from ringfax.emulator import Emulator
 
@@ -87,7 +87,6 @@ def check_outcome(emu: Emulator, expected: dict[str, str | None], report: str) -
 def run_case(
     emu: Emulator,
     tmp_path: Path,
-    refusals: Refusals,
     plain: int,
     kills: int,
     seed: int,
@@ -102,21 +101,21 @@ def run_case(
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err.decode()
     check_outcome(emu, expected, out.decode())
-    assert refusals.groups == []
+    assert emu.rate_limited_by_group() == {}
 
 
 def test_sigkill_three_times_then_complete(
-    emulator: Emulator, tmp_path: Path, document: Path, refusals: Refusals
+    emulator: Emulator, tmp_path: Path, document: Path
 ) -> None:
-    run_case(emulator, tmp_path, refusals, plain=108, kills=3, seed=12)
+    run_case(emulator, tmp_path, plain=108, kills=3, seed=12)
 
 
 def test_grouped_posts_sigkill_three_times(
-    emulator: Emulator, tmp_path: Path, document: Path, refusals: Refusals
+    emulator: Emulator, tmp_path: Path, document: Path
 ) -> None:
     """Five numbers per POST: the emulator keeps each recipient's own fate; a crash after a
     group POST is reconciled number by number; resends go one by one."""
-    run_case(emulator, tmp_path, refusals, plain=108, kills=3, seed=7, extra=("--group-size", "5"))
+    run_case(emulator, tmp_path, plain=108, kills=3, seed=7, extra=("--group-size", "5"))
     grouped = [f for f in emulator.faxes() if len(f.recipients) > 1]
     assert grouped and all(len(f.recipients) <= 5 for f in grouped)
     assert all(len(f.recipients) == 1 for f in emulator.faxes() if f.original_id is not None)
@@ -124,9 +123,9 @@ def test_grouped_posts_sigkill_three_times(
 
 @pytest.mark.slow
 def test_sigkill_five_times_500_recipients(
-    emulator: Emulator, tmp_path: Path, document: Path, refusals: Refusals
+    emulator: Emulator, tmp_path: Path, document: Path
 ) -> None:
-    run_case(emulator, tmp_path, refusals, plain=488, kills=5, seed=5)
+    run_case(emulator, tmp_path, plain=488, kills=5, seed=5)
 
 
 def test_other_document_same_db_refused(emulator: Emulator, tmp_path: Path, document: Path) -> None:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import Refusals, number
+from conftest import number
 
 from ringfax.emulator import Emulator
 from ringfax.emulator._samples import make_pdf
@@ -23,7 +23,7 @@ def readme_example() -> str:
 
 
 def test_readme_broadcast_example(
-    emulator: Emulator, tmp_path: Path, refusals: Refusals, monkeypatch: pytest.MonkeyPatch
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pricelist.pdf").write_bytes(make_pdf(["prices"]))
@@ -47,4 +47,4 @@ def test_readme_broadcast_example(
     exec(compile(code, "README.md (broadcast)", "exec"), {"__name__": "readme", "FAST": fast})
     sent = sorted(r.phone_number for f in emulator.faxes() for r in f.recipients)
     assert sent == numbers
-    assert refusals.groups == []
+    assert emulator.rate_limited_by_group() == {}
