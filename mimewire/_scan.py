@@ -23,6 +23,8 @@ The fields and constants are in :mod:`mimewire._scanstate`.
 
 from __future__ import annotations
 
+import re
+
 from ._codecs import make_decoder
 from ._errors import LimitExceeded, MalformedInput, UsageError
 from ._events import (
@@ -48,9 +50,11 @@ from ._scanstate import (
     END,
     HEADERS,
     HOLD,
+    HT,
     LF,
     NEAR,
     PREAMBLE,
+    SP,
     Out,
     set_data,
 )
@@ -182,8 +186,8 @@ class Scanner(Framing):
         skip = not self.strict
         name = None
         while True:
-            if skip and name is None and i + klen < n and _NEAR_MISS[buf[i + klen]]:
-                c = buf[i + klen]
+            c = buf[i + klen] if skip and name is None and i + klen < n else LF
+            if _NEAR_MISS[c]:
                 if (c != CR and c != DASH) or (
                     i + klen + 1 < n and buf[i + klen + 1] != (LF if c == CR else DASH)
                 ):
@@ -193,6 +197,12 @@ class Scanner(Framing):
                     if i < 0:
                         return self._body_tail(out, buf, pos, n)
                     continue
+            elif c in (SP, HT) and self._padded(buf, i) is None:
+                # key + padding + a byte no delimiter line has there: data, skipped in C
+                i = self._next_candidate(buf, i + 1, n)
+                if i < 0:
+                    return self._body_tail(out, buf, pos, n)
+                continue
             s = i - 1 if (lf and i > pos and buf[i - 1] == CR) else i
             if s > pos:
                 if plain:
@@ -304,6 +314,10 @@ class Scanner(Framing):
                 after = _AFTER[k]
                 if k >= 3:  # SP, HT: one memchr, rarely more
                     hit = buf.find(key + after, start) if after in buf else -1
+                    if hit >= 0 and self._padded(buf, hit) is None:
+                        # a padded near miss: the next padded candidate, in one C scan
+                        m = self._nc_pad.search(buf, hit + 1) if self._nc_pad else None
+                        hit = m.start() if m is not None else -1
                 elif not forward:  # (rfind: no set-up, fast where it finds none)
                     ext = key + after
                     hit = buf.find(ext, start) if buf.rfind(ext, start) >= 0 else -1
@@ -324,6 +338,22 @@ class Scanner(Framing):
         if best < n:
             return best
         return buf.find(key, max(start, n - len(key) - 1))  # followed by at most one byte
+
+    def _padded(self, buf: bytes, i: int) -> re.Match[bytes] | None:
+        """The key at ``i`` with padding that may still end a delimiter line: then CRLF, LF,
+        the end of ``buf`` (undecided), or more padding than ``max_header_line`` (refused
+        by the delimiter state). None: body data. O(padding), bounded by the line limit."""
+        key = self._key
+        pad = self._nc_pad
+        if pad is None or self._nc_padkey is not key:
+            # (?=(P))\1 takes the whole padding run once (no backtracking into it)
+            pad = self._nc_pad = re.compile(
+                re.escape(key)
+                + rb"(?:(?=([ \t]+))\1(?:\r?\n|\r?\Z)|[ \t]{%d})"
+                % (self.limits.max_header_line + 1)
+            )
+            self._nc_padkey = key
+        return pad.match(buf, i)
 
     def _body_tail(self, out: Out, buf: bytes, pos: int, n: int) -> bool:
         """No delimiter in ``buf[pos:]``: pass it on but for a possible delimiter start at

@@ -7,6 +7,7 @@ epilogue) and :class:`mimewire._scan.Scanner` (part bodies and headers) add the 
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from typing import Protocol
 
@@ -110,6 +111,8 @@ class ScanState:
         "_nc_from",
         "_nc_hit",
         "_nc_key",
+        "_nc_pad",
+        "_nc_padkey",
         "_near",
         "_nparts",
         "_part_size",
@@ -200,6 +203,10 @@ class ScanState:
         self._nc_key = b""
         self._nc_from: list[int] = []
         self._nc_hit: list[int] = []
+        # key, padding, then what may end a delimiter line (or too much padding): the
+        # padded candidates, compiled for _nc_padkey when a padded near miss is met
+        self._nc_pad: re.Pattern[bytes] | None = None
+        self._nc_padkey = b""
         self._epilogue_size = 0
         self._post_pad = 0
         self._post_cr = False

@@ -9,8 +9,19 @@ from collections.abc import Sequence
 from types import FrameType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mimewire import Decoder, MultipartEnd, PartData, PartEnd, PartStart
+from mimewire import (
+    Decoder,
+    LimitExceeded,
+    Limits,
+    MalformedInput,
+    MultipartEnd,
+    PartData,
+    PartEnd,
+    PartStart,
+)
 
 BOUNDARIES = [("bX7q" * 18)[:length] for length in (1, 2, 8, 33, 70)]
 CHUNK = 65536
@@ -123,3 +134,122 @@ def test_floods_between_parts_decode_the_same_in_every_chunking(chunk: int, b: s
     expected = _parts(_decode(body, b, len(body)))
     assert expected == [flood, flood[::-1], b"", flood, plain, plain]
     assert _parts(_decode(body, b, chunk)) == expected
+
+
+PADDINGS = [b" ", b"\t", b" \t" * 50]
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES, ids=len)
+@pytest.mark.parametrize("padding", PADDINGS, ids=len)
+@pytest.mark.parametrize("after", [b"x", b"-", b"\rx"], ids=repr)
+@pytest.mark.parametrize("nl", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+def test_padded_near_miss_flood_is_one_part_data_per_chunk(
+    boundary: str, padding: bytes, after: bytes, nl: bytes
+) -> None:
+    """Key, transport padding, then a byte that cannot end a delimiter line: data, passed on
+    per chunk like the unpadded near misses (not one delimiter decision per occurrence)."""
+    payload = _flood(boundary, padding + after, nl, 1 << 19)
+    body = _body(boundary, payload, nl)
+    events = _decode(body, boundary, CHUNK)
+    assert _parts(events) == [payload]
+    ndata = sum(isinstance(e, PartData) for e in events)
+    assert ndata <= 2 * (len(body) // CHUNK + 1)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES, ids=len)
+@pytest.mark.parametrize("nl", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+@pytest.mark.parametrize("chunk", [1, 5, 64, 4096, CHUNK])
+def test_padded_near_misses_decode_the_same_in_every_chunking(
+    boundary: str, nl: bytes, chunk: int
+) -> None:
+    """Padded near misses around padded real delimiters, cut at every chunk size (a padding
+    run split across chunks included): exactly the parts of the whole body."""
+    d = nl + b"--" + boundary.encode()
+    flood = b"".join(d + pad + after for pad in PADDINGS for after in (b"x", b"-", b"\rx")) * 3
+    body = (
+        f"--{boundary}".encode()
+        + nl
+        + b"A: 1"
+        + nl
+        + nl
+        + flood
+        + d
+        + b" \t "
+        + nl
+        + b"A: 2"
+        + nl
+        + nl
+        + flood[::-1]
+        + d
+        + b" " * 100
+        + nl
+        + b"A: 3"
+        + nl
+        + nl
+        + flood
+        + d
+        + b"--"
+        + nl
+    )
+    assert _parts(_decode(body, boundary, chunk)) == [flood, flood[::-1], flood]
+
+
+def test_strict_mode_refuses_the_first_padded_near_miss() -> None:
+    boundary = "bX7q"
+    payload = _flood(boundary, b" \tx", b"\r\n", 4096)
+    body = _body(boundary, payload, b"\r\n")
+    decoder = Decoder(boundary, strict=True)
+    with pytest.raises(MalformedInput, match="not followed by CRLF"):
+        decoder.feed(body)
+        decoder.feed(b"")
+
+
+@pytest.mark.parametrize("chunk", [7, CHUNK])
+def test_padding_longer_than_a_line_is_refused_among_padded_near_misses(chunk: int) -> None:
+    """The delimiter line's padding bound (``max_header_line``) holds in a padded flood."""
+    boundary = "bX7q"
+    payload = _flood(boundary, b" x", b"\r\n", 4096) + b"\r\n--bX7q" + b" " * 101 + b"x"
+    body = _body(boundary, payload, b"\r\n")
+    decoder = Decoder(boundary, limits=Limits(max_header_line=100))
+    with pytest.raises(LimitExceeded, match="max_header_line"):
+        for at in range(0, len(body), chunk):
+            decoder.feed(body[at : at + chunk])
+        decoder.feed(b"")
+
+
+_PAD = st.text(alphabet=" \t", min_size=1, max_size=12).map(str.encode)
+_MISS = st.tuples(_PAD, st.sampled_from([b"x", b"-", b"\rx", b"--", b"\r-"])).map(b"".join)
+_PLAIN = st.binary(max_size=20).map(lambda b: b.replace(b"\n", b"n").replace(b"\r", b"r"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parts=st.lists(
+        st.lists(
+            st.one_of(_MISS.map(lambda m: (True, m)), _PLAIN.map(lambda p: (False, p))), max_size=12
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    pads=st.lists(st.text(alphabet=" \t", max_size=6).map(str.encode), min_size=4, max_size=4),
+    boundary=st.sampled_from(BOUNDARIES),
+    lf=st.booleans(),
+    chunk=st.integers(min_value=1, max_value=70),
+)
+def test_padded_near_misses_and_padded_delimiters_round_trip(
+    parts: list[list[tuple[bool, bytes]]],
+    pads: list[bytes],
+    boundary: str,
+    lf: bool,
+    chunk: int,
+) -> None:
+    """Bodies of plain data and padded near misses, between delimiters with padding: every
+    part comes back exactly, in any chunking."""
+    nl = b"\n" if lf else b"\r\n"
+    d = nl + b"--" + boundary.encode()
+    payloads = [b"".join(d + s if miss else s for miss, s in part) for part in parts]
+    body = b"--" + boundary.encode()
+    for at, payload in enumerate(payloads):
+        body += pads[at] + nl + b"A: 1" + nl + nl + payload + d
+    body += b"--" + nl
+    assert _parts(_decode(body, boundary, chunk)) == payloads
