@@ -18,7 +18,7 @@ define ensure_venv
 	fi
 endef
 
-.PHONY: test lint typecheck pytest demo bench bench-quick fuzz wheel-check clean venv
+.PHONY: test test-fast test-slow test-timing lint typecheck pytest demo bench bench-quick fuzz wheel-check clean venv
 
 $(STAMP): pyproject.toml
 	$(ensure_venv)
@@ -34,10 +34,28 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict mimewire ringfax
 
+# The unit and integration tests: no `slow` (thorough variants) and no `timing` (performance
+# guards that assert on wall-clock time; they belong with the benchmarks).
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow and not timing" $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The edit loop (under a minute on 2 cores): the core library tests only, without tests that
+# start servers (`network`, `interop`), slow or timing tests. `make test` runs the rest.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -p no:randomly -m "not slow and not timing and not network and not interop" \
+		tests/mimewire tests/attacks tests/test_layering.py tests/test_encoder_safety.py $(PYTEST_ARGS)
+
+# The thorough variants, bounded: Hypothesis's ci profile and a per-test timeout.
+test-slow: $(STAMP)
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -m slow --timeout=600 $(PYTEST_ARGS)
+
+# Performance guards (linearity ratios, time budgets): a loaded machine can fail one by chance,
+# so the failures are rerun once and only a second failure counts.
+test-timing: $(STAMP)
+	$(BIN)/pytest -p no:randomly -m timing $(PYTEST_ARGS) \
+		|| $(BIN)/pytest -p no:randomly -m timing --lf $(PYTEST_ARGS)
 
 $(RUN_STAMP): pyproject.toml
 	$(ensure_venv)

@@ -160,6 +160,7 @@ def test_delimiter_in_middle_of_preamble_line_is_not_a_delimiter() -> None:
 # --------------------------------------------------------------------------- body floods
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(
     "unit",
     [
@@ -432,6 +433,7 @@ def _params_or_refusal(value: str, **kwargs: bool) -> tuple[str, dict[str, str]]
         return None
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("kind", list(EVIL_HEADERS))
 def test_header_param_parser_is_linear(kind: str) -> None:
     """python-multipart CVE-2024-24762: ReDoS in Content-Type option parsing.

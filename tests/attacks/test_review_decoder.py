@@ -112,6 +112,7 @@ def test_bare_lf_delimiter_after_crlf_framed_preamble_and_close() -> None:
         assert [data for _, data in out.parts] == [b"x\n" + DELIM + b"--\r\nstill data"]
 
 
+@pytest.mark.timing
 def test_long_header_line_in_small_chunks_is_linear() -> None:
     """Issue 10 item 8: a 64 KiB header line fed in 16-byte chunks (old: ~50x)."""
     limits = dataclasses.replace(
@@ -131,6 +132,7 @@ def test_long_header_line_in_small_chunks_is_linear() -> None:
     assert r <= MAX_RATIO, f"{r:.1f}x a benign body"
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("length", [1, 2, 8, 33, 70])
 def test_near_delimiter_flood_is_one_part_data_per_chunk(length: int) -> None:
     """``CRLF--boundary`` followed by a byte no delimiter line has, over and over: body

@@ -193,6 +193,7 @@ FLOODS: dict[str, tuple[str, Callable[[int], bytes]]] = {
 }
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("kind", list(FLOODS))
 def test_codec_floods_are_linear(kind: str) -> None:
     cte, make = FLOODS[kind]

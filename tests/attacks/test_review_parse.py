@@ -146,6 +146,7 @@ def test_text_refuses_non_charsets(charset: bytes, body: bytes) -> None:
     assert info.value.part == 0 and charset.decode() in str(info.value)
 
 
+@pytest.mark.timing
 def test_punycode_body_is_refused_fast() -> None:
     raw = _with_charset(b"punycode", b"a" * 200_000 + b"-" + b"b" * 200_000)
     [part] = parse(raw, "multipart/mixed; boundary=b")

@@ -148,6 +148,7 @@ def test_api_error_exit_code(live: Emulator) -> None:
     assert "CMN-102" in err and err.count("\n") == 1
 
 
+@pytest.mark.timing
 def test_demo_runs_end_to_end() -> None:
     started = time.monotonic()
     code, out, err = run("demo", "--send-delay", "0.3")

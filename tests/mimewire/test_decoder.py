@@ -249,6 +249,7 @@ def _scan_time(body: bytes, boundary: str) -> float:
     return best
 
 
+@pytest.mark.timing
 def test_adversarial_near_miss_delimiters_stay_linear() -> None:
     """A body dense with CRLF--boundary-prefixes costs a small multiple of a benign one
     (ratio only; generous bound)."""

@@ -498,6 +498,7 @@ PATHOLOGICAL = {
 }
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize(
     ("kind", "form_data"),
     [(kind, True) for kind in sorted(PATHOLOGICAL)] + [("quotes", False), ("backslashes", False)],
