@@ -147,7 +147,7 @@ def _mimewire_read(path: str, size: int) -> Op:
 
 def _mimewire_readinto(path: str, size: int) -> Op:
     _mimewire_body(path)
-    buf = mmap.mmap(-1, CHUNK)  # page-aligned (see DESIGN.md measured facts)
+    buf = mmap.mmap(-1, CHUNK)  # page-aligned (see docs/benchmarks.md)
 
     def op() -> int:
         n = 0

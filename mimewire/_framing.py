@@ -1,7 +1,7 @@
 """Framing: the delimiter line, the preamble before the first one and the epilogue after
 the close delimiter (the part of the decoder kernel that is not about part bodies).
 
-Line-ending lock (issue 10): in lenient mode the first delimiter line decides the framing.
+Line-ending lock: in lenient mode the first delimiter line decides the framing.
 If it ends with CRLF the body is CRLF-framed and only ``CRLF--boundary`` is a delimiter (a
 bare-LF ``LF--boundary`` is body data, as in Go's mime/multipart); if it ends with a bare
 LF, ``LF--boundary`` (with or without a CR before it) is a delimiter. Header lines and the

@@ -10,7 +10,7 @@ Two ways in, one result:
   break arrives, so a block fed in tiny chunks costs time linear in its size.
 
 Both reject a part with two Content-Disposition, two Content-Type or two
-Content-Transfer-Encoding fields (:func:`check_duplicates`; issue 10: the parsers a WAF and
+Content-Transfer-Encoding fields (:func:`check_duplicates`: the parsers a WAF and
 an application use must not pick different ones).
 """
 

@@ -1,4 +1,5 @@
-"""Architecture rules from DESIGN.md, enforced by reading each module's imports."""
+"""Architecture rules (docs/architecture.md, "Rules the tests enforce"), enforced by reading
+each module's imports."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ IO_EDGE = {
     "_inspect.py",
     "__main__.py",
 }
-MAX_MODULE_LINES = 620  # issue 11: small modules that each own one idea (~600 lines at most)
+MAX_MODULE_LINES = 620  # small modules that each own one idea (~600 lines at most)
 FORBIDDEN_IN_CORE = {"io", "os", "socket", "asyncio", "threading", "time", "tempfile", "shutil"}
 
 

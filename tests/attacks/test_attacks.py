@@ -192,7 +192,7 @@ def test_dense_body_is_data_and_linear(unit: bytes) -> None:
     """werkzeug CVE-2023-46136 (CR/LF floods) and boundary-prefix-dense bodies.
 
     ``--boundary`` followed by anything but padding/CRLF/``--`` inside a body is data
-    (issue 3), so every case decodes to exactly one part holding the payload verbatim.
+    (RFC 2046 §5.1.1), so every case decodes to exactly one part holding the payload verbatim.
     """
     payload = (unit * (SIZE // len(unit) + 1))[:SIZE]
     payload += b"$"  # a cut "--boundary" at the very end must not meet the real delimiter
@@ -426,7 +426,7 @@ def _token_dense(n: int) -> str:
 
 
 def _params_or_refusal(value: str, **kwargs: bool) -> tuple[str, dict[str, str]] | None:
-    """The parsed params, or None when the parser refuses an ambiguous header (issue 10)."""
+    """The parsed params, or None when the parser refuses an ambiguous header."""
     try:
         return parse_header_params(value, **kwargs)
     except MalformedInput:

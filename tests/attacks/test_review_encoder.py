@@ -1,9 +1,9 @@
-"""Issue 10 item 9: encoder typing holes found by the attack review.
+"""The encoder checks argument types where the mistake is made.
 
-Before: a ``bytes`` name went out as ``name="b'abc'"`` (a silently wrong field name), and
-int names/filenames, lone surrogates, non-UTF-8 file names and other wrongly typed
-arguments escaped as ``TypeError`` / ``AttributeError`` / ``UnicodeEncodeError`` -- at send
-time, far from the line that made the mistake. After: :class:`Part` (and
+A ``bytes`` name would otherwise go out as ``name="b'abc'"`` (a silently wrong field name),
+and int names/filenames, lone surrogates, non-UTF-8 file names and other wrongly typed
+arguments would escape as ``TypeError`` / ``AttributeError`` / ``UnicodeEncodeError`` at
+send time, far from the line that made the mistake. So :class:`Part` (and
 :class:`MultipartBody`, :class:`Encoder`) check their arguments when they are made and raise
 :class:`UsageError` naming the parameter and the problem.
 """

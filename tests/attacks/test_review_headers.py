@@ -1,15 +1,13 @@
-"""Issue 10 regressions owned by the header/codec layer (items 5, 7 and 8).
+"""Header/codec layer rules against parser differentials and codec slow paths.
 
-Each case failed on the code before the fix:
-
-* item 5 -- parser differentials: a duplicate ``boundary`` / ``boundary*``, duplicate
+* parser differentials: a duplicate ``boundary`` / ``boundary*``, duplicate
   ``name``, ``name*`` and a disagreeing ``filename*`` in form-data were resolved by a
   private precedence rule ("first wins", "``filename*`` wins") that other parsers do not
-  share. They are refused now (MalformedInput, HTTP 400, naming the part and offset).
-* item 7 -- ``check_charset`` refuses every codec that is not a text charset; the header
+  share. They are refused (MalformedInput, HTTP 400, naming the part and offset).
+* ``check_charset`` refuses every codec that is not a text charset; the header
   parser and ``text()`` refuse the same set.
-* item 8 -- codec slow paths: base64 ``AA==`` floods (45x) and quoted-printable ``=Z``
-  floods (79x) now decode within MAX_RATIO of a benign body of the same size.
+* codec slow paths: base64 ``AA==`` floods and quoted-printable ``=Z`` floods (45x and 79x
+  on a naive codec) decode within MAX_RATIO of a benign body of the same size.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""Issue 10 regressions for parse() / inspect (each failed on the code before the fix).
+"""Hardening rules for parse() / inspect.
 
-* item 6: ``parse(nested=True)`` applied ``max_parts`` per nested decoder (10 MB gave 1M
-  parts, ~600 MB RSS) and spooled every nesting level again.
-* item 7: ``ParsedPart.text()`` used any codec the part's charset named: LookupError,
-  UnicodeError and ValueError escaped, and ``punycode`` is quadratic.
-* item 5 (parse side): base64/QP Content-Transfer-Encoding was decoded in form-data by
-  default (RFC 7578 §4.7 deprecates it; most servers ignore it: a parser differential).
-* issue 12: ``python -m mimewire --help`` showed Sphinx markup.
+* ``parse(nested=True)`` applies ``max_parts`` to the whole body, across nesting levels, and
+  spools each part once (a per-level count would let 10 MB become 1M parts).
+* ``ParsedPart.text()`` decodes only with text charsets: LookupError, UnicodeError and
+  ValueError never escape, and quadratic codecs such as ``punycode`` are refused.
+* base64/QP Content-Transfer-Encoding is not decoded in form-data by default (RFC 7578 §4.7
+  deprecates it; most servers ignore it, so decoding it would be a parser differential).
+* ``python -m mimewire --help`` prints plain text, not Sphinx markup.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def test_form_data_transfer_encoding_is_not_decoded_by_default() -> None:
     assert forced.read() == b"<script>"
 
 
-# ------------------------------------------------------------------ issue 12: plain --help
+# ------------------------------------------------------------------ plain --help
 
 
 @pytest.mark.parametrize("args", [["--help"], ["inspect", "--help"]])
@@ -206,7 +206,7 @@ AMBIGUOUS_PART = b'--b\r\nContent-Disposition: form-data; name="a"; name="b"\r\n
 
 @pytest.mark.parametrize("mode", ["parse", "parse-nested", "parse_stream", "aparse_stream"])
 def test_ambiguous_part_is_refused_before_it_is_handed_out(mode: str) -> None:
-    """Issue 10 item 5: a part whose name other parsers would read differently is never
+    """A part whose name other parsers would read differently is never
     yielded, so a caller that only counts parts (or reads bodies) cannot miss the refusal."""
     ct = "multipart/form-data; boundary=b"
     with pytest.raises(MalformedInput, match=r"duplicate parameter 'name'.*part 0"):

@@ -185,7 +185,7 @@ def test_wait_timeout_and_maybe_sent_exit_codes(
     assert code == 5 and "may have been sent" in err and err.count("\n") == 1
 
 
-# -- issue 12: received faxes, cancel/delete, token reuse, messages a new user needs ------------
+# -- received faxes, cancel/delete, token reuse, messages a new user needs -----------------------
 
 
 def _logins(emu: Emulator) -> int:

@@ -166,6 +166,6 @@ def test_views_are_cached_and_errors_repeat() -> None:
 def test_part_start_refuses_headers_that_are_not_str_pairs(
     headers: list[tuple[object, ...]],
 ) -> None:
-    """A bytes value used to go out as "b'text/plain'" (issue 10 item 9, event side)."""
+    """Header values must be str: a bytes value would go out as "b'text/plain'"."""
     with pytest.raises(UsageError, match="pairs of str"):
         PartStart(headers)  # type: ignore[arg-type]

@@ -617,7 +617,7 @@ def test_multipart_specs_build_valid_bodies(spec: MultipartSpec) -> None:
     assert b"\r\n--" + boundary.encode() + b"--" in data
 
 
-# --------------------------------------------------------------------------- ambiguity (issue 10)
+# --------------------------------------------------------------------------- ambiguity
 
 AMBIGUOUS: list[tuple[str, bool, str]] = [
     ("x; a=1; A=2", False, "duplicate parameter 'a'"),
